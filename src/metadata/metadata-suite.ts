@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Digest } from "../reference/reference.js";
+import type { MetadataStore } from "./store.js";
+
+const D1 = `sha256:${"1".repeat(64)}` as Digest;
+const D2 = `sha256:${"2".repeat(64)}` as Digest;
+const HUB = { registry: "docker.io", repo: "library/alpine" };
+
+/** The suite every metadata store must pass; each store's test file only supplies a factory. */
+export function runMetadataSuite(name: string, create: () => Promise<MetadataStore>): void {
+  describe(`metadata store suite: ${name}`, () => {
+    it("stores, moves and revalidates tags", async () => {
+      const s = await create();
+      assert.equal(await s.getTag(HUB, "latest"), undefined);
+      await s.putTag(HUB, "latest", D1, 1000);
+      assert.deepEqual(await s.getTag(HUB, "latest"), { digest: D1, checkedAt: 1000 });
+      await s.touchTag(HUB, "latest", 2000);
+      assert.equal((await s.getTag(HUB, "latest"))?.checkedAt, 2000);
+      await s.putTag(HUB, "latest", D2, 3000);
+      assert.deepEqual(await s.getTag(HUB, "latest"), { digest: D2, checkedAt: 3000 });
+      await s.putTag(HUB, "3.20", D1, 3000);
+      assert.deepEqual(await s.listTags(HUB), ["3.20", "latest"]);
+      assert.equal(await s.getTag({ registry: "ghcr.io", repo: "library/alpine" }, "latest"), undefined);
+      await s.close();
+    });
+
+    it("stores manifests and lists the repositories they came through, paged", async () => {
+      const s = await create();
+      await s.putManifest(HUB, { digest: D1, mediaType: "application/vnd.oci.image.index.v1+json", size: 10 });
+      await s.linkBlob({ registry: "docker.io", repo: "library/busybox" }, D2, 99);
+      await s.linkBlob({ registry: "quay.io", repo: "x/y" }, D2, 99);
+      assert.deepEqual(await s.getManifest(D1), {
+        digest: D1,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        size: 10,
+      });
+      assert.equal(await s.getManifest(D2), undefined);
+      assert.deepEqual(await s.listRepositories("docker.io", 10, undefined), ["library/alpine", "library/busybox"]);
+      assert.deepEqual(await s.listRepositories("docker.io", 1, undefined), ["library/alpine"]);
+      assert.deepEqual(await s.listRepositories("docker.io", 10, "library/alpine"), ["library/busybox"]);
+      assert.deepEqual(await s.listRepositories("quay.io", 10, undefined), ["x/y"]);
+      await s.close();
+    });
+
+    it("keeps tag lists, upstream status and counters", async () => {
+      const s = await create();
+      await s.putTagList(HUB, "n=2", Buffer.from('{"tags":["a"]}'));
+      assert.equal((await s.getTagList(HUB, "n=2"))?.toString(), '{"tags":["a"]}');
+      assert.equal(await s.getTagList(HUB, ""), undefined);
+      await s.setUpstreamStatus({ registry: "docker.io", rateLimitLimit: 100, rateLimitRemaining: 7, updatedAt: 5 });
+      assert.deepEqual(await s.getUpstreamStatus("docker.io"), {
+        registry: "docker.io",
+        rateLimitLimit: 100,
+        rateLimitRemaining: 7,
+        updatedAt: 5,
+      });
+      s.addCounters({ pulls: 2 });
+      s.addCounters({ pulls: 3, bytes: 10 });
+      assert.deepEqual(await s.getCounters(), { pulls: 5, bytes: 10 });
+      await s.flush();
+      s.addCounters({ pulls: 1 });
+      assert.deepEqual(await s.getCounters(), { pulls: 6, bytes: 10 });
+      s.recordAccess(D1, 42);
+      await s.close();
+    });
+  });
+}
