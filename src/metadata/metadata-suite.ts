@@ -27,7 +27,11 @@ export function runMetadataSuite(name: string, create: () => Promise<MetadataSto
 
     it("stores manifests and lists the repositories they came through, paged", async () => {
       const s = await create();
-      await s.putManifest(HUB, { digest: D1, mediaType: "application/vnd.oci.image.index.v1+json", size: 10 });
+      await s.putManifest(HUB, {
+        digest: D1,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        size: 10,
+      });
       await s.linkBlob({ registry: "docker.io", repo: "library/busybox" }, D2, 99);
       await s.linkBlob({ registry: "quay.io", repo: "x/y" }, D2, 99);
       assert.deepEqual(await s.getManifest(D1), {
@@ -36,7 +40,10 @@ export function runMetadataSuite(name: string, create: () => Promise<MetadataSto
         size: 10,
       });
       assert.equal(await s.getManifest(D2), undefined);
-      assert.deepEqual(await s.listRepositories("docker.io", 10, undefined), ["library/alpine", "library/busybox"]);
+      assert.deepEqual(await s.listRepositories("docker.io", 10, undefined), [
+        "library/alpine",
+        "library/busybox",
+      ]);
       assert.deepEqual(await s.listRepositories("docker.io", 1, undefined), ["library/alpine"]);
       assert.deepEqual(await s.listRepositories("docker.io", 10, "library/alpine"), ["library/busybox"]);
       assert.deepEqual(await s.listRepositories("quay.io", 10, undefined), ["x/y"]);
@@ -48,7 +55,12 @@ export function runMetadataSuite(name: string, create: () => Promise<MetadataSto
       await s.putTagList(HUB, "n=2", Buffer.from('{"tags":["a"]}'));
       assert.equal((await s.getTagList(HUB, "n=2"))?.toString(), '{"tags":["a"]}');
       assert.equal(await s.getTagList(HUB, ""), undefined);
-      await s.setUpstreamStatus({ registry: "docker.io", rateLimitLimit: 100, rateLimitRemaining: 7, updatedAt: 5 });
+      await s.setUpstreamStatus({
+        registry: "docker.io",
+        rateLimitLimit: 100,
+        rateLimitRemaining: 7,
+        updatedAt: 5,
+      });
       assert.deepEqual(await s.getUpstreamStatus("docker.io"), {
         registry: "docker.io",
         rateLimitLimit: 100,

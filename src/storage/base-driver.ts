@@ -1,16 +1,9 @@
 import type { Readable } from "node:stream";
-import { Histogram } from "prom-client";
+import type { Metrics } from "../metrics/metrics.js";
 import { type FileInfo, type FileWriter, InvalidPathError, type StorageDriver } from "./driver.js";
 
 // Components may not start with "_" or "." so drivers can keep private files (temp uploads) beside the content.
 const PATH_RE = /^(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)+$|^\/$/;
-
-const storageSeconds = new Histogram({
-  name: "hubmirror_storage_operation_seconds",
-  help: "Time to start or complete a storage driver operation",
-  labelNames: ["driver", "op"] as const,
-  buckets: [0.0005, 0.002, 0.01, 0.05, 0.25, 1, 5],
-});
 
 /**
  * Wraps every driver: validates paths, names the driver in errors and times operations, so each driver stays
@@ -19,7 +12,10 @@ const storageSeconds = new Histogram({
 export class BaseDriver implements StorageDriver {
   readonly name: string;
 
-  constructor(private readonly inner: StorageDriver) {
+  constructor(
+    private readonly inner: StorageDriver,
+    private readonly metrics?: Metrics,
+  ) {
     this.name = inner.name;
   }
 
@@ -71,11 +67,11 @@ export class BaseDriver implements StorageDriver {
 
   private async timed<T>(op: string, path: string, fn: () => Promise<T>): Promise<T> {
     this.check(path);
-    const end = storageSeconds.startTimer({ driver: this.name, op });
+    const end = this.metrics?.storageSeconds.startTimer({ driver: this.name, op });
     try {
       return await fn();
     } finally {
-      end();
+      end?.();
     }
   }
 }

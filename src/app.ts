@@ -1,0 +1,138 @@
+import { mkdir, rm } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Config } from "./config/schema.js";
+import { RegistryError } from "./errors/oci-errors.js";
+import type { Services } from "./http/context.js";
+import { createRegistryServer } from "./http/server.js";
+import { createLogger, type Logger } from "./log/logger.js";
+import { SqliteStore } from "./metadata/sqlite-store.js";
+import type { MetadataStore } from "./metadata/store.js";
+import { Metrics } from "./metrics/metrics.js";
+import { ProxyBlobStore } from "./proxy/proxy-blob-store.js";
+import { ProxyManifestStore } from "./proxy/proxy-manifest-store.js";
+import { BaseDriver } from "./storage/base-driver.js";
+import type { StorageDriver } from "./storage/driver.js";
+import { createFsDriver } from "./storage/fs-driver.js";
+import { MemoryDriver } from "./storage/memory-driver.js";
+import { RegistryClient } from "./upstream/registry-client.js";
+import { Upstream } from "./upstream/upstream.js";
+
+const FLUSH_INTERVAL_MS = 5_000;
+const MANIFEST_MEMORY_BYTES = 64 << 20;
+
+export interface App {
+  server: Server;
+  /** The URL the mirror answers at, e.g. http://127.0.0.1:5000. */
+  url: string;
+  metrics: Metrics;
+  meta: MetadataStore;
+  log: Logger;
+  /** Stops accepting, lets transfers finish within shutdownTimeout, aborts the rest, closes the database. */
+  close(): Promise<void>;
+}
+
+function splitHostPort(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, "") || "0.0.0.0", port: Number(listen.slice(i + 1)) };
+}
+
+async function createDriver(config: Config, data: string): Promise<StorageDriver> {
+  if (config.storage.driver === "inmemory") return new MemoryDriver();
+  return createFsDriver(resolve(config.storage.root ?? join(data, "storage")));
+}
+
+export async function startApp(config: Config, log: Logger = createLogger(config.log.level)): Promise<App> {
+  const data = resolve(config.data);
+  const spoolDir = join(data, "spool");
+  await mkdir(data, { recursive: true });
+  await rm(spoolDir, { recursive: true, force: true });
+  await mkdir(spoolDir, { recursive: true });
+
+  const metrics = new Metrics();
+  const driver = new BaseDriver(await createDriver(config, data), metrics);
+  const meta = new SqliteStore(join(data, "hubmirror.db"));
+  const up = config.upstream;
+  const client = new RegistryClient(up, metrics, log, ({ limit, remaining }) => {
+    meta
+      .setUpstreamStatus({
+        registry: up.registry,
+        rateLimitLimit: limit,
+        rateLimitRemaining: remaining,
+        updatedAt: Date.now(),
+      })
+      .catch(() => {});
+  });
+  const upstream = new Upstream(client);
+  const upstreams = (registry: string): Upstream => {
+    if (registry === up.registry) return upstream;
+    throw new RegistryError(
+      "NAME_UNKNOWN",
+      `no upstream is configured for registry ${registry.slice(0, 100)}`,
+    );
+  };
+  const services: Services = {
+    blobs: new ProxyBlobStore({
+      driver,
+      meta,
+      upstreams,
+      spoolDir,
+      resumeAttempts: up.resumeAttempts,
+      metrics,
+      log,
+    }),
+    manifests: new ProxyManifestStore({
+      driver,
+      meta,
+      upstreams,
+      tagTtl: config.cache.tagTtl,
+      staleAfter: config.cache.staleAfter,
+      memoryBytes: MANIFEST_MEMORY_BYTES,
+      metrics,
+      log,
+    }),
+    meta,
+    upstreams,
+    defaultRegistry: up.registry,
+    metrics,
+  };
+  const server = createRegistryServer(services, log);
+  const { host, port } = splitHostPort(config.listen);
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, host, () => {
+      server.off("error", fail);
+      ok();
+    });
+  });
+  const flusher = setInterval(() => {
+    meta.flush().catch((err: Error) => log.warn({ err: err.message }, "metadata flush failed"));
+  }, FLUSH_INTERVAL_MS);
+  flusher.unref();
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${addr.port}`;
+  log.info({ url, data, upstream: up.url, driver: driver.name }, "hubmirror listening");
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      clearInterval(flusher);
+      const closed = new Promise<void>((ok) => server.close(() => ok()));
+      server.closeIdleConnections();
+      const timedOut = await Promise.race([closed.then(() => false), sleep(config.shutdownTimeout, true)]);
+      if (timedOut) {
+        log.warn("shutdown timeout: aborting transfers still running");
+        server.closeAllConnections();
+        await closed;
+      }
+      await client.close().catch(() => {});
+      await meta.close();
+      log.info("hubmirror stopped");
+    })();
+    return closing;
+  };
+  return { server, url, metrics, meta, log, close };
+}

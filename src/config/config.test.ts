@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { it } from "node:test";
+import { ConfigError, loadConfig, parseConfig } from "./load.js";
+
+it("has embedded defaults", () => {
+  const c = parseConfig({});
+  assert.equal(c.listen, "0.0.0.0:5000");
+  assert.equal(c.data, "./data");
+  assert.equal(c.upstream.url, "https://registry-1.docker.io");
+  assert.equal(c.upstream.registry, "docker.io");
+  assert.equal(c.cache.tagTtl, 300_000);
+  assert.equal(c.storage.driver, "filesystem");
+});
+
+it("parses durations", () => {
+  const c = parseConfig({ cache: { tagTtl: "90s", staleAfter: "250ms" }, upstream: { bodyTimeout: "2m" } });
+  assert.equal(c.cache.tagTtl, 90_000);
+  assert.equal(c.cache.staleAfter, 250);
+  assert.equal(c.upstream.bodyTimeout, 120_000);
+});
+
+it("names the bad key in its error", () => {
+  assert.throws(() => parseConfig({ cache: { tagTTL: "5m" } }), /cache\.tagTTL: unknown key/);
+  assert.throws(
+    () => parseConfig({ upstream: { url: "ftp://x" } }),
+    /upstream\.url: expected an http\(s\) URL/,
+  );
+  assert.throws(() => parseConfig({ listen: "5000" }), /listen: expected "HOST:PORT"/);
+  assert.throws(() => parseConfig({ cache: { tagTtl: "soon" } }), /cache\.tagTtl/);
+  assert.throws(() => parseConfig({ storage: { driver: "s4" } }), ConfigError);
+});
+
+it("layers file < environment < command line", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "hubmirror-cfg-"));
+  const file = join(dir, "c.yaml");
+  await writeFile(
+    file,
+    "listen: 127.0.0.1:1\ndata: /from-file\nupstream:\n  username: u\n  url: http://file:1\n",
+  );
+  const env = { HUBMIRROR_CONFIG: file, HUBMIRROR_DATA: "/from-env", HUBMIRROR_UPSTREAM: "http://env:2" };
+  const c = loadConfig({ upstream: "http://127.0.0.1:3" }, env);
+  assert.equal(c.listen, "127.0.0.1:1");
+  assert.equal(c.data, "/from-env");
+  assert.equal(c.upstream.url, "http://127.0.0.1:3");
+  assert.equal(c.upstream.username, "u");
+  await writeFile(file, "listen: [\n");
+  assert.throws(() => loadConfig({}, env), /invalid YAML/);
+  assert.throws(() => loadConfig({ config: join(dir, "missing.yaml") }, {}), /ENOENT/);
+});

@@ -1,0 +1,53 @@
+import { pipeline } from "node:stream/promises";
+import { parseDigest } from "../reference/reference.js";
+import type { RequestContext, Services } from "./context.js";
+import { parseRange } from "./range.js";
+
+/** GET/HEAD /v2/<name>/blobs/<digest>: streams from storage or from the in-flight download, Range included. */
+export async function handleBlob(s: Services, ctx: RequestContext, rawDigest: string): Promise<void> {
+  const digest = parseDigest(rawDigest);
+  const { res } = ctx;
+  const headers: Record<string, string | number> = {
+    "Content-Type": "application/octet-stream",
+    "Docker-Content-Digest": digest,
+    "Accept-Ranges": "bytes",
+    ETag: `"${digest}"`,
+    "Cache-Control": "max-age=31536000, immutable",
+  };
+  if (ctx.head) {
+    const { size, result } = await s.blobs.stat(ctx.key, digest);
+    ctx.cache = result;
+    res.writeHead(200, { ...headers, "Content-Length": size });
+    res.end();
+    return;
+  }
+  const blob = await s.blobs.get(ctx.key, digest);
+  ctx.cache = blob.result;
+  s.metrics.cacheRequests.inc({ kind: "blob", result: blob.result });
+  if (blob.redirectURL) {
+    res.writeHead(307, { Location: blob.redirectURL, "Docker-Content-Digest": digest, "Content-Length": 0 });
+    res.end();
+    return;
+  }
+  const range = parseRange(ctx.req.headers.range, blob.size);
+  const start = range?.start ?? 0;
+  const length = range ? range.end - range.start + 1 : blob.size;
+  const body = await blob.open(start, length);
+  if (range) {
+    res.writeHead(206, {
+      ...headers,
+      "Content-Length": length,
+      "Content-Range": `bytes ${range.start}-${range.end}/${blob.size}`,
+    });
+  } else {
+    res.writeHead(200, { ...headers, "Content-Length": length });
+  }
+  body.on("data", (chunk: Buffer) => {
+    ctx.bytes += chunk.length;
+  });
+  try {
+    await pipeline(body, res);
+  } finally {
+    s.metrics.servedBytes.inc({ kind: "blob" }, ctx.bytes);
+  }
+}

@@ -1,0 +1,219 @@
+import { createHash, randomUUID } from "node:crypto";
+import { type FileHandle, open, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { RegistryError } from "../errors/oci-errors.js";
+import type { Logger } from "../log/logger.js";
+import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.js";
+import type { FileWriter, StorageDriver } from "../storage/driver.js";
+import type { BlobBody } from "../upstream/upstream.js";
+
+const READ_CHUNK = 1 << 20;
+
+export interface FillOptions {
+  digest: Digest;
+  path: string;
+  driver: StorageDriver;
+  spoolDir: string;
+  /** Opens the upstream body at an offset; called again to resume after an interruption. */
+  open: (offset: number) => Promise<BlobBody>;
+  resumeAttempts: number;
+  log: Logger;
+  onResume: () => void;
+}
+
+/** Upstream sent bytes that can never match: more than it announced, or a different total. Not resumable. */
+class LyingUpstreamError extends Error {}
+
+/**
+ * One upstream download of one blob, shared by every client that wants it. Bytes are hashed and appended to a
+ * local file as they arrive; each client tails that file at its own pace, so nobody waits for the whole blob and
+ * nobody causes a second download. The fill runs detached from any client: it finishes (and caches) even when
+ * every client has gone. Only bytes whose digest and length match are committed; otherwise every reader fails.
+ */
+export class BlobFill {
+  size: number | undefined;
+  written = 0;
+  /** Resolves with the blob's size once upstream answered; rejects if it never does. */
+  readonly ready: Promise<number>;
+  /** Resolves once committed; rejects on any failure. */
+  readonly done: Promise<void>;
+  private state: "running" | "committed" | "failed" = "running";
+  private error: Error | undefined;
+  private waiters: (() => void)[] = [];
+  private readHandle: FileHandle | undefined;
+  private readers = 0;
+  private resolveReady!: (size: number) => void;
+
+  constructor(private readonly o: FillOptions) {
+    let rejectReady!: (err: Error) => void;
+    this.ready = new Promise<number>((resolve, reject) => {
+      this.resolveReady = resolve;
+      rejectReady = reject;
+    });
+    this.done = this.run().catch((err: Error) => {
+      if (this.state === "running") {
+        this.state = "failed";
+        this.error = err;
+      }
+      rejectReady(err);
+      throw err;
+    });
+    this.done.catch(() => {}).finally(() => this.settle());
+    this.ready.catch(() => {});
+  }
+
+  get failed(): boolean {
+    return this.state === "failed";
+  }
+
+  private async run(): Promise<void> {
+    const { digest, driver } = this.o;
+    const writer = await driver.writer(this.o.path);
+    let spool: FileHandle | undefined;
+    let spoolPath: string | undefined;
+    try {
+      // Readers tail the driver's own temp file when it has one; otherwise a local spool copy.
+      let readPath = writer.localPath;
+      if (!readPath) {
+        spoolPath = join(this.o.spoolDir, randomUUID());
+        spool = await open(spoolPath, "w");
+        readPath = spoolPath;
+      }
+      this.readHandle = await open(readPath, "r");
+      const hash = createHash(digestAlgorithm(digest));
+      await this.download(writer, spool, hash);
+      const actual = hash.digest("hex");
+      if (actual !== digestHex(digest)) {
+        throw new RegistryError(
+          "DIGEST_INVALID",
+          `upstream sent bytes for ${digest} that hash to ${digestAlgorithm(digest)}:${actual}`,
+        );
+      }
+      await writer.commit();
+      this.state = "committed";
+    } catch (err) {
+      // Fail readers before anything else: none may take a partial body for a whole one.
+      this.state = "failed";
+      this.error =
+        err instanceof LyingUpstreamError ? new RegistryError("DIGEST_INVALID", err.message) : (err as Error);
+      this.wake();
+      await writer.cancel().catch(() => {});
+      throw this.error;
+    } finally {
+      await spool?.close();
+      if (spoolPath) await rm(spoolPath, { force: true });
+      this.wake();
+    }
+  }
+
+  private async download(
+    writer: FileWriter,
+    spool: FileHandle | undefined,
+    hash: ReturnType<typeof createHash>,
+  ) {
+    for (let resumes = 0; ; resumes++) {
+      const { totalSize, body } = await this.o.open(this.written);
+      if (this.size === undefined) {
+        this.size = totalSize;
+        this.resolveReady(totalSize);
+      } else if (totalSize !== this.size) {
+        throw new LyingUpstreamError(
+          `upstream size of ${this.o.digest} changed from ${this.size} to ${totalSize}`,
+        );
+      }
+      try {
+        for await (const chunk of body) {
+          if (this.written + chunk.length > totalSize) {
+            throw new LyingUpstreamError(
+              `upstream sent more than the ${totalSize} bytes of ${this.o.digest}`,
+            );
+          }
+          hash.update(chunk);
+          await writer.write(chunk);
+          if (spool) await spool.write(chunk, 0, chunk.length, this.written);
+          this.written += chunk.length;
+          this.wake();
+        }
+        if (this.written === totalSize) return;
+        throw new Error(`upstream body ended at ${this.written} of ${totalSize} bytes`);
+      } catch (err) {
+        if (err instanceof LyingUpstreamError || resumes >= this.o.resumeAttempts) throw err;
+        this.o.log.warn(
+          { digest: this.o.digest, at: this.written, err: (err as Error).message },
+          "blob resume",
+        );
+        this.o.onResume();
+      }
+    }
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  private progress(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Closes the shared read handle once the fill is over and no reader needs it. */
+  private settle(): void {
+    if (this.state === "running" || this.readers > 0 || !this.readHandle) return;
+    const h = this.readHandle;
+    this.readHandle = undefined;
+    h.close().catch(() => {});
+  }
+
+  /** A stream of bytes [start, end] that follows the download as it grows. */
+  async createReader(start: number, end: number): Promise<Readable> {
+    if (this.state === "committed" && !this.readHandle) {
+      return this.o.driver.reader(this.o.path, start, end - start + 1);
+    }
+    if (this.state === "failed" || !this.readHandle) {
+      throw this.error ?? new RegistryError("BLOB_UNKNOWN", "blob download failed");
+    }
+    const handle = this.readHandle;
+    this.readers++;
+    let pos = start;
+    let pumping = false;
+    const reader: Readable = new Readable({
+      highWaterMark: READ_CHUNK,
+      read: () => {
+        if (pumping) return;
+        pumping = true;
+        pump().then(
+          () => {
+            pumping = false;
+          },
+          (err: Error) => reader.destroy(err),
+        );
+      },
+      destroy: (err, cb) => {
+        this.readers--;
+        this.settle();
+        cb(err);
+      },
+    });
+    const pump = async (): Promise<void> => {
+      for (;;) {
+        if (pos > end) {
+          reader.push(null);
+          return;
+        }
+        if (this.state === "failed") throw this.error ?? new Error("blob download failed");
+        const available = Math.min(this.written, end + 1) - pos;
+        if (available <= 0) {
+          await this.progress();
+          continue;
+        }
+        const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, available));
+        const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+        pos += bytesRead;
+        if (!reader.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead))) return;
+      }
+    };
+    return reader;
+  }
+}

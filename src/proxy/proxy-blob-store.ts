@@ -1,0 +1,155 @@
+import type { Readable } from "node:stream";
+import type { Logger } from "../log/logger.js";
+import type { MetadataStore, RepoKey } from "../metadata/store.js";
+import type { Metrics } from "../metrics/metrics.js";
+import type { Digest } from "../reference/reference.js";
+import type { StorageDriver } from "../storage/driver.js";
+import { blobPath } from "../storage/layout.js";
+import type { Upstream } from "../upstream/upstream.js";
+import { BlobFill } from "./blob-fill.js";
+
+export type CacheResult = "hit" | "miss" | "joined" | "stale";
+
+export interface BlobHandle {
+  size: number;
+  result: CacheResult;
+  /** Set when the storage wants the client sent elsewhere (a signed URL). */
+  redirectURL?: string | undefined;
+  /** `length` bytes from `offset`, following an in-flight download when there is one. */
+  open(offset: number, length: number): Promise<Readable>;
+}
+
+export interface ProxyBlobOptions {
+  driver: StorageDriver;
+  meta: MetadataStore;
+  upstreams: (registry: string) => Upstream;
+  spoolDir: string;
+  resumeAttempts: number;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/**
+ * Blobs by digest: local first; on a miss one shared upstream download per digest (BlobFill) that every
+ * concurrent request streams from.
+ */
+export class ProxyBlobStore {
+  private readonly inflight = new Map<Digest, Promise<BlobFill | BlobHandle>>();
+  /** Repository links already recorded, so a warm hit writes nothing. */
+  private readonly linked = new Set<string>();
+
+  constructor(private readonly o: ProxyBlobOptions) {}
+
+  /** Size for HEAD: never starts a download; asks upstream (HEAD is free) when the blob is not here. */
+  async stat(key: RepoKey, digest: Digest): Promise<{ size: number; result: CacheResult }> {
+    const pending = this.inflight.get(digest);
+    if (pending) {
+      const p = await pending;
+      return { size: p instanceof BlobFill ? await p.ready : p.size, result: "joined" };
+    }
+    const local = await this.o.driver.stat(blobPath(digest));
+    if (local) return { size: local.size, result: "hit" };
+    return { size: await this.o.upstreams(key.registry).headBlob(key.repo, digest), result: "miss" };
+  }
+
+  async get(key: RepoKey, digest: Digest): Promise<BlobHandle> {
+    let pending = this.inflight.get(digest);
+    let result: CacheResult = "joined";
+    if (!pending) {
+      const local = await this.local(key, digest);
+      if (local) return local;
+      pending = this.inflight.get(digest);
+      if (!pending) {
+        result = "miss";
+        pending = this.startFill(key, digest);
+        this.inflight.set(digest, pending);
+      }
+    }
+    const p = await pending;
+    if (!(p instanceof BlobFill)) return p;
+    const size = await p.ready;
+    return { size, result, open: (offset, length) => p.createReader(offset, offset + length - 1) };
+  }
+
+  private async local(key: RepoKey, digest: Digest): Promise<BlobHandle | undefined> {
+    const path = blobPath(digest);
+    const st = await this.o.driver.stat(path);
+    if (!st) return undefined;
+    this.o.meta.recordAccess(digest, Date.now());
+    this.link(key, digest, st.size);
+    return {
+      size: st.size,
+      result: "hit",
+      redirectURL: await this.o.driver.redirectURL(path),
+      open: (offset, length) => this.o.driver.reader(path, offset, length),
+    };
+  }
+
+  private async startFill(key: RepoKey, digest: Digest): Promise<BlobFill | BlobHandle> {
+    try {
+      // A fill may have committed between our stat and taking the slot: look once more, now that we hold it.
+      const local = await this.local(key, digest);
+      if (local) {
+        this.inflight.delete(digest);
+        return local;
+      }
+    } catch (err) {
+      this.inflight.delete(digest);
+      throw err;
+    }
+    const upstream = this.o.upstreams(key.registry);
+    const labels = { registry: key.registry };
+    const fill = new BlobFill({
+      digest,
+      path: blobPath(digest),
+      driver: this.o.driver,
+      spoolDir: this.o.spoolDir,
+      resumeAttempts: this.o.resumeAttempts,
+      log: this.o.log,
+      open: async (offset) => {
+        const b = await upstream.openBlob(key.repo, digest, offset);
+        return { totalSize: b.totalSize, body: this.countBytes(b.body, labels) };
+      },
+      onResume: () => this.o.metrics.blobResumes.inc(labels),
+    });
+    this.o.metrics.fillsInFlight.inc();
+    fill.done.then(
+      () => {
+        this.o.metrics.blobFills.inc({ ...labels, outcome: "committed" });
+        this.link(key, digest, fill.written);
+      },
+      (err: Error & { code?: string }) => {
+        const outcome = err.code === "DIGEST_INVALID" ? "mismatch" : "failed";
+        this.o.metrics.blobFills.inc({ ...labels, outcome });
+        this.o.log.error({ digest, repo: key.repo, outcome, err: err.message }, "blob download not cached");
+      },
+    );
+    fill.done
+      .catch(() => {})
+      .finally(() => {
+        this.o.metrics.fillsInFlight.dec();
+        this.inflight.delete(digest);
+      });
+    return fill;
+  }
+
+  private async *countBytes(
+    body: AsyncIterable<Buffer>,
+    labels: { registry: string },
+  ): AsyncIterable<Buffer> {
+    for await (const chunk of body) {
+      this.o.metrics.upstreamBytes.inc(labels, chunk.length);
+      yield chunk;
+    }
+  }
+
+  private link(key: RepoKey, digest: Digest, size: number): void {
+    const id = `${key.registry}/${key.repo}@${digest}`;
+    if (this.linked.has(id)) return;
+    this.linked.add(id);
+    this.o.meta.linkBlob(key, digest, size).catch((err: Error) => {
+      this.linked.delete(id);
+      this.o.log.warn({ digest, err: err.message }, "could not record blob link");
+    });
+  }
+}

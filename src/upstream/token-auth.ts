@@ -1,0 +1,132 @@
+import type { Dispatcher } from "undici";
+import { RegistryError } from "../errors/oci-errors.js";
+import type { Logger } from "../log/logger.js";
+
+export interface Challenge {
+  scheme: "bearer" | "basic";
+  realm?: string;
+  service?: string;
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+interface CachedToken {
+  header: string;
+  expiresAt: number;
+}
+
+// Refresh this long before a token expires so a request never carries one that lapses in flight.
+const EXPIRY_MARGIN_MS = 30_000;
+const DEFAULT_EXPIRES_IN_S = 60;
+
+/** Parses `Bearer realm="…",service="…",scope="…"` (or Basic) from a WWW-Authenticate header. */
+export function parseChallenge(header: string | undefined): Challenge | undefined {
+  if (!header) return undefined;
+  const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
+  const scheme = m?.[1]?.toLowerCase();
+  if (scheme !== "bearer" && scheme !== "basic") return undefined;
+  const params: Record<string, string> = {};
+  for (const p of (m?.[2] ?? "").matchAll(/(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) {
+    const key = p[1]?.toLowerCase();
+    if (key) params[key] = p[2] ?? p[3] ?? "";
+  }
+  return { scheme, realm: params.realm, service: params.service };
+}
+
+/**
+ * Upstream auth: learns the challenge from the first 401, then fetches and caches one bearer token per scope
+ * until shortly before it expires. Concurrent requests for one scope share one token fetch.
+ */
+export class TokenAuth {
+  private challenge: Challenge | undefined;
+  private readonly tokens = new Map<string, CachedToken>();
+  private readonly pending = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly credentials: Credentials | undefined,
+    private readonly log: Logger,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** The Authorization header for a scope, or undefined while no challenge is known. */
+  async authorization(scope: string): Promise<string | undefined> {
+    const c = this.challenge;
+    if (!c) return undefined;
+    if (c.scheme === "basic") return this.basic();
+    const cached = this.tokens.get(scope);
+    if (cached && cached.expiresAt > Date.now()) return cached.header;
+    let p = this.pending.get(scope);
+    if (!p) {
+      p = this.fetchToken(c, scope).finally(() => this.pending.delete(scope));
+      this.pending.set(scope, p);
+    }
+    return p;
+  }
+
+  /** Learns from a 401; true when retrying with (new) credentials could succeed. */
+  unauthorized(wwwAuthenticate: string | undefined, scope: string): boolean {
+    const c = parseChallenge(wwwAuthenticate);
+    if (!c || (c.scheme === "bearer" && !c.realm)) return false;
+    if (c.scheme === "basic" && !this.credentials) return false;
+    const hadToken = this.tokens.delete(scope);
+    const changed = c.scheme !== this.challenge?.scheme || c.realm !== this.challenge?.realm;
+    this.challenge = c;
+    return changed || hadToken;
+  }
+
+  private basic(): string | undefined {
+    if (!this.credentials) return undefined;
+    const { username, password } = this.credentials;
+    return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  }
+
+  private async fetchToken(c: Challenge, scope: string): Promise<string> {
+    const url = new URL(c.realm as string);
+    if (c.service) url.searchParams.set("service", c.service);
+    url.searchParams.append("scope", scope);
+    const headers: Record<string, string> = { accept: "application/json" };
+    const basic = this.basic();
+    if (basic) headers.authorization = basic;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.dispatcher.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: "GET",
+        headers,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+    } catch (err) {
+      throw new RegistryError("UPSTREAM_UNAVAILABLE", `token server unreachable: ${(err as Error).message}`);
+    }
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      if (res.statusCode === 429) {
+        const retryAfter = String(res.headers["retry-after"] ?? "60");
+        throw new RegistryError("TOOMANYREQUESTS", "upstream token server rate limit", undefined, {
+          "Retry-After": retryAfter,
+        });
+      }
+      if (res.statusCode === 401 || res.statusCode === 403) {
+        throw new RegistryError("DENIED", `upstream token server refused scope ${scope}`);
+      }
+      throw new RegistryError("UPSTREAM_ERROR", `token server answered ${res.statusCode}`);
+    }
+    const body = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new RegistryError("UPSTREAM_ERROR", "token server answered without a token");
+    const lifetime = (body.expires_in ?? DEFAULT_EXPIRES_IN_S) * 1000;
+    const header = `Bearer ${token}`;
+    this.tokens.set(scope, {
+      header,
+      expiresAt: Date.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2),
+    });
+    this.log.debug({ scope, lifetime }, "upstream token fetched");
+    return header;
+  }
+}

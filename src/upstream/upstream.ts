@@ -1,0 +1,170 @@
+import { RegistryError } from "../errors/oci-errors.js";
+import { MANIFEST_MEDIA_TYPES } from "../proxy/media-types.js";
+import { type Digest, parseDigest } from "../reference/reference.js";
+import {
+  header,
+  type RegistryClient,
+  type UpstreamResponse,
+  upstreamStatusError,
+} from "./registry-client.js";
+
+// Distribution refuses manifests above 4 MiB; so do we, so a lying upstream can't make us buffer a blob.
+const MAX_MANIFEST_BYTES = 4 << 20;
+const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(", ");
+
+export interface ManifestHead {
+  digest: Digest | undefined;
+  mediaType: string;
+  size: number;
+}
+
+export interface UpstreamManifest {
+  /** What upstream claims; the caller verifies the bytes against it. */
+  digest: Digest | undefined;
+  mediaType: string;
+  body: Buffer;
+}
+
+export interface BlobBody {
+  totalSize: number;
+  /** Starts exactly at the requested offset. */
+  body: AsyncIterable<Buffer>;
+}
+
+function length(res: UpstreamResponse): number | undefined {
+  const v = header(res, "content-length");
+  const n = v === undefined ? Number.NaN : Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+function claimedDigest(res: UpstreamResponse): Digest | undefined {
+  const v = header(res, "docker-content-digest");
+  if (!v) return undefined;
+  try {
+    return parseDigest(v);
+  } catch {
+    return undefined;
+  }
+}
+
+function mediaType(res: UpstreamResponse): string {
+  return (header(res, "content-type") ?? "").split(";")[0]?.trim() ?? "";
+}
+
+async function* skip(body: AsyncIterable<Buffer>, bytes: number): AsyncIterable<Buffer> {
+  let left = bytes;
+  for await (const chunk of body) {
+    if (left >= chunk.length) {
+      left -= chunk.length;
+      continue;
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
+  }
+}
+
+async function readLimited(res: UpstreamResponse, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      res.body.destroy();
+      throw new RegistryError("MANIFEST_INVALID", `upstream manifest larger than ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The registry operations the proxy needs, on top of the raw client. */
+export class Upstream {
+  constructor(readonly client: RegistryClient) {}
+
+  get registry(): string {
+    return this.client.registry;
+  }
+
+  /** HEAD is free on Docker Hub's pull quota; GET is not. */
+  async headManifest(repo: string, ref: string): Promise<ManifestHead> {
+    const res = await this.client.request("manifest", "HEAD", repo, `manifests/${ref}`, {
+      accept: ACCEPT_MANIFESTS,
+    });
+    await res.body.dump();
+    if (res.status !== 200) throw upstreamStatusError(this.registry, res.status, `manifest ${repo}:${ref}`);
+    return { digest: claimedDigest(res), mediaType: mediaType(res), size: length(res) ?? 0 };
+  }
+
+  async getManifest(repo: string, ref: string): Promise<UpstreamManifest> {
+    const res = await this.client.request("manifest", "GET", repo, `manifests/${ref}`, {
+      accept: ACCEPT_MANIFESTS,
+    });
+    if (res.status !== 200) {
+      await res.body.dump();
+      throw upstreamStatusError(this.registry, res.status, `manifest ${repo}:${ref}`);
+    }
+    const body = await readLimited(res, MAX_MANIFEST_BYTES);
+    return { digest: claimedDigest(res), mediaType: mediaType(res), body };
+  }
+
+  async headBlob(repo: string, digest: Digest): Promise<number> {
+    const res = await this.client.request("blob", "HEAD", repo, `blobs/${digest}`);
+    await res.body.dump();
+    const size = length(res);
+    if (res.status !== 200) throw upstreamStatusError(this.registry, res.status, `blob ${digest}`);
+    if (size === undefined)
+      throw new RegistryError("UPSTREAM_ERROR", `upstream sent no length for ${digest}`);
+    return size;
+  }
+
+  /** Opens the blob at `offset`, with a Range request when resuming. */
+  async openBlob(repo: string, digest: Digest, offset: number): Promise<BlobBody> {
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const res = await this.client.request("blob", "GET", repo, `blobs/${digest}`, headers);
+    if (res.status === 206 && offset > 0) {
+      const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header(res, "content-range") ?? "");
+      if (m && Number(m[1]) === offset) return { totalSize: Number(m[3]), body: res.body };
+    } else if (res.status === 200) {
+      const size = length(res);
+      // An upstream that ignores Range answers 200 with the whole blob: skip what we already have.
+      if (size !== undefined) return { totalSize: size, body: offset ? skip(res.body, offset) : res.body };
+    }
+    await res.body.dump();
+    if (res.status === 200 || res.status === 206) {
+      throw new RegistryError(
+        "UPSTREAM_ERROR",
+        `upstream answer for ${digest} has no usable length or range`,
+      );
+    }
+    throw upstreamStatusError(this.registry, res.status, `blob ${digest}`);
+  }
+
+  async getTags(repo: string, query: string): Promise<{ body: Buffer; link: string | undefined }> {
+    const res = await this.client.request("tags", "GET", repo, `tags/list${query ? `?${query}` : ""}`, {
+      accept: "application/json",
+    });
+    if (res.status !== 200) {
+      await res.body.dump();
+      throw upstreamStatusError(this.registry, res.status, `repository ${repo}`);
+    }
+    return { body: await readLimited(res, MAX_MANIFEST_BYTES), link: header(res, "link") };
+  }
+
+  /** The referrers index, or undefined when upstream has none or doesn't support the API. */
+  async getReferrers(repo: string, digest: Digest, query: string): Promise<UpstreamManifest | undefined> {
+    const res = await this.client.request(
+      "referrers",
+      "GET",
+      repo,
+      `referrers/${digest}${query ? `?${query}` : ""}`,
+      {
+        accept: "application/vnd.oci.image.index.v1+json",
+      },
+    );
+    if (res.status !== 200) {
+      await res.body.dump();
+      return undefined;
+    }
+    return { digest: undefined, mediaType: mediaType(res), body: await readLimited(res, MAX_MANIFEST_BYTES) };
+  }
+}
