@@ -196,14 +196,23 @@ export class BlobFill {
         cb(err);
       },
     });
+    const size = this.size ?? 0;
     const pump = async (): Promise<void> => {
       for (;;) {
+        if (this.state === "failed") throw this.error ?? new Error("blob download failed");
+        const committed = this.state === "committed";
         if (pos > end) {
+          // A reader that ends with the blob's last byte gets that byte only after the digest matched: a client
+          // must never see a complete body of bad bytes. Ranges that end earlier can't be verified by anyone.
+          if (end === size - 1 && !committed) {
+            await this.progress();
+            continue;
+          }
           reader.push(null);
           return;
         }
-        if (this.state === "failed") throw this.error ?? new Error("blob download failed");
-        const available = Math.min(this.written, end + 1) - pos;
+        const released = committed ? this.written : Math.min(this.written, size - 1);
+        const available = Math.min(released, end + 1) - pos;
         if (available <= 0) {
           await this.progress();
           continue;
