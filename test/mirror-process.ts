@@ -1,0 +1,133 @@
+// hubmirror as a real child process (`node --import tsx src/cli.ts serve`), for tests that kill it or drive it
+// with real clients. It listens on an ephemeral port of 127.0.0.1, learnt from its "hubmirror listening" log line.
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const START_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 5_000;
+const LOG_TAIL_LINES = 40;
+
+export interface MirrorOptions {
+  /** Upstream registry base URL, e.g. http://127.0.0.1:5001. */
+  upstream: string;
+  /** Data directory; kept across restarts. */
+  data: string;
+}
+
+/** `name{a="b",…} value` lines of a Prometheus text exposition: the sum of the series that carry `labels`. */
+function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m?.[1] !== name) continue;
+    const have = Object.fromEntries(
+      [...(m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]),
+    );
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+export class MirrorProcess {
+  /** Where the running instance answers; changes on every start. */
+  url = "";
+  private child: ChildProcess | undefined;
+  private exit: Promise<unknown> = Promise.resolve();
+  private logTail: string[] = [];
+
+  constructor(private readonly options: MirrorOptions) {}
+
+  static async start(options: MirrorOptions): Promise<MirrorProcess> {
+    const mirror = new MirrorProcess(options);
+    await mirror.start();
+    return mirror;
+  }
+
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  /** Starts an instance on the data directory and waits until it listens. */
+  async start(): Promise<void> {
+    const { upstream, data } = this.options;
+    const args = ["--import", "tsx", "src/cli.ts", "serve", "--listen", "127.0.0.1:0", "--data", data];
+    // setpriv: the kernel kills the mirror if the test process dies without running its after hooks.
+    const child = spawn(
+      "setpriv",
+      ["--pdeathsig", "KILL", "--", process.execPath, ...args, "--upstream", upstream],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    this.child = child;
+    this.exit = once(child, "exit");
+    this.url = await this.listening(child);
+  }
+
+  /** Resolves with the URL from the startup log line; rejects with the log's end if the mirror never gets there. */
+  private listening(child: ChildProcess): Promise<string> {
+    this.logTail = [];
+    return new Promise((resolve, reject) => {
+      const fail = (why: string) => {
+        child.kill("SIGKILL");
+        reject(new Error(`hubmirror ${why}:\n${this.logTail.join("\n")}`));
+      };
+      const timer = setTimeout(() => fail(`not listening after ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+      const onExit = (code: number | null, signal: string | null) => {
+        clearTimeout(timer);
+        fail(`exited (${code ?? signal}) during startup`);
+      };
+      const keep = (line: string) => {
+        this.logTail = [...this.logTail.slice(1 - LOG_TAIL_LINES), line];
+        const url = line.includes("hubmirror listening")
+          ? (JSON.parse(line) as { url?: string }).url
+          : undefined;
+        if (url) {
+          clearTimeout(timer);
+          child.off("exit", onExit);
+          resolve(url);
+        }
+      };
+      // Read both pipes to the end, also after startup: a full pipe would block the mirror.
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", keep);
+      createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", keep);
+      child.once("exit", onExit);
+    });
+  }
+
+  /** SIGKILL, synchronously (so that a caller can time it to a byte); `stopped()` resolves once it is gone. */
+  kill(): void {
+    this.child?.kill("SIGKILL");
+  }
+
+  stopped(): Promise<unknown> {
+    return this.exit;
+  }
+
+  /** SIGTERM, SIGKILL after a grace period. Safe to call when not running. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    child.kill("SIGTERM");
+    await this.exit;
+    clearTimeout(timer);
+  }
+
+  /** One counter from `/metrics` (summed over the series that carry `labels`). */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const res = await fetch(`${this.url}/metrics`);
+    if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
+    return metricValue(await res.text(), name, labels);
+  }
+
+  /** The last lines the current instance logged, for failure messages. */
+  log(): string {
+    return this.logTail.join("\n");
+  }
+}
