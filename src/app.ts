@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "./config/schema.js";
 import { RegistryError } from "./errors/oci-errors.js";
+import { ConnectionTracker } from "./http/connections.js";
 import type { Services } from "./http/context.js";
 import { createRegistryServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log/logger.js";
@@ -99,6 +100,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     metrics,
   };
   const server = createRegistryServer(services, log);
+  const connections = new ConnectionTracker(server);
   const { host, port } = splitHostPort(config.listen);
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
@@ -121,8 +123,11 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     closing ??= (async () => {
       clearInterval(flusher);
       const closed = new Promise<void>((ok) => server.close(() => ok()));
-      server.closeIdleConnections();
-      const timedOut = await Promise.race([closed.then(() => false), sleep(config.shutdownTimeout, true)]);
+      connections.drain();
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        sleep(config.shutdownTimeout, true, { ref: false }),
+      ]);
       if (timedOut) {
         log.warn("shutdown timeout: aborting transfers still running");
         server.closeAllConnections();

@@ -181,14 +181,10 @@ export class BlobFill {
     const reader: Readable = new Readable({
       highWaterMark: READ_CHUNK,
       read: () => {
+        // One pump at a time; it clears the flag itself, synchronously, when it stops for backpressure.
         if (pumping) return;
         pumping = true;
-        pump().then(
-          () => {
-            pumping = false;
-          },
-          (err: Error) => reader.destroy(err),
-        );
+        pump().catch((err: Error) => reader.destroy(err));
       },
       destroy: (err, cb) => {
         this.readers--;
@@ -220,7 +216,10 @@ export class BlobFill {
         const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, available));
         const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
         pos += bytesRead;
-        if (!reader.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead))) return;
+        if (!reader.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead))) {
+          pumping = false;
+          return;
+        }
       }
     };
     return reader;

@@ -126,7 +126,7 @@ export class RegistryClient {
       this.noteRateLimit(res);
       if (res.status === 401 && sameOrigin && !authRetried) {
         authRetried = true;
-        if (this.auth.unauthorized(header(res, "www-authenticate"), scope)) {
+        if (this.auth.unauthorized(header(res, "www-authenticate"), scope, authorization)) {
           await res.body.dump();
           continue;
         }

@@ -67,15 +67,23 @@ export class TokenAuth {
     return p;
   }
 
-  /** Learns from a 401; true when retrying with (new) credentials could succeed. */
-  unauthorized(wwwAuthenticate: string | undefined, scope: string): boolean {
+  /**
+   * Learns from a 401 to a request sent with `sent` (its Authorization header, if any); true when retrying with
+   * fresh credentials could succeed. Concurrent cold requests each get their 401 before any challenge is known,
+   * so a request that carried nothing is always worth one retry.
+   */
+  unauthorized(wwwAuthenticate: string | undefined, scope: string, sent: string | undefined): boolean {
     const c = parseChallenge(wwwAuthenticate);
     if (!c || (c.scheme === "bearer" && !c.realm)) return false;
     if (c.scheme === "basic" && !this.credentials) return false;
-    const hadToken = this.tokens.delete(scope);
-    const changed = c.scheme !== this.challenge?.scheme || c.realm !== this.challenge?.realm;
     this.challenge = c;
-    return changed || hadToken;
+    if (!sent) return true;
+    // Drop the token only if it is the one that was refused, not one another request fetched since.
+    if (this.tokens.get(scope)?.header === sent) {
+      this.tokens.delete(scope);
+      return c.scheme === "bearer";
+    }
+    return true;
   }
 
   private basic(): string | undefined {

@@ -195,8 +195,8 @@ export class FakeHub {
     const last = url.searchParams.get("last");
     const n = Number(url.searchParams.get("n") ?? tags.length);
     const page = tags.filter((t) => !last || t > last).slice(0, n);
-    if (tags.length === 0) return this.json(res, 404, { errors: [{ code: "NAME_UNKNOWN" }] });
-    this.json(res, 200, { name: repo, tags: page });
+    if (tags.length === 0) this.json(res, 404, { errors: [{ code: "NAME_UNKNOWN" }] });
+    else this.json(res, 200, { name: repo, tags: page });
   }
 
   private async serveCdn(req: IncomingMessage, res: ServerResponse, url: URL, fault: Fault | undefined) {

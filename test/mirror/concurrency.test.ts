@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { FakeHub } from "../fakes/fake-hub.js";
+import { startMirror, type TestMirror } from "../fakes/mirror.js";
+
+const SIZE = 24 << 20;
+let hub: FakeHub;
+let mirror: TestMirror;
+
+before(async () => {
+  hub = await new FakeHub().start();
+  mirror = await startMirror(hub.url);
+});
+after(async () => {
+  await mirror.stop();
+  await hub.stop();
+});
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+it("32 clients on one uncached blob: one upstream download, 32 correct bodies, late and ranged ones included", async () => {
+  const content = randomBytes(SIZE);
+  const digest = hub.addBlob(content);
+  // Slow enough that late clients join a download in progress.
+  hub.throttle = Number(process.env.T ?? 64 << 20);
+  const path = `/v2/library/busy/blobs/${digest}`;
+  const ranges: [number, number][] = [
+    [0, 99],
+    [SIZE / 2, SIZE / 2 + (1 << 20) - 1],
+    [SIZE - 1000, SIZE - 1],
+    [12345, SIZE - 1],
+  ];
+  const client = async (i: number) => {
+    const range = i >= 24 ? ranges[i % ranges.length] : undefined;
+    // A third of the clients arrive while the download is under way.
+    if (i % 3 === 2) await sleep(300);
+    const res = await mirror.text(path, range ? { range: `bytes=${range[0]}-${range[1]}` } : {});
+    const want = range ? content.subarray(range[0], range[1] + 1) : content;
+    assert.equal(res.status, range ? 206 : 200, `client ${i}`);
+    assert.equal(sha(res.body), sha(want), `client ${i} got the right bytes`);
+  };
+  await Promise.all(Array.from({ length: 32 }, (_, i) => client(i)));
+  assert.equal(hub.count("GET", new RegExp(`/cdn/${digest}`)), 1, "exactly one upstream download");
+  assert.equal(hub.count("GET", new RegExp(`blobs/${digest}`)), 1, "exactly one registry request");
+  const joined = await mirror.metrics.value("hubmirror_cache_requests_total", {
+    kind: "blob",
+    result: "joined",
+  });
+  assert.ok(joined >= 20, `most clients joined the download (${joined})`);
+  hub.throttle = 0;
+});
+
+it("a fill goes on when every client has gone, and is cached", async () => {
+  const content = randomBytes(8 << 20);
+  const digest = hub.addBlob(content);
+  hub.throttle = 16 << 20;
+  const res = await mirror.get(`/v2/library/gone/blobs/${digest}`);
+  const iterator = res.body[Symbol.asyncIterator]();
+  await iterator.next();
+  res.body.destroy();
+  hub.throttle = 0;
+  for (let i = 0; i < 100 && (await mirror.metrics.value("hubmirror_blob_fills_in_flight")) > 0; i++)
+    await sleep(50);
+  const again = await mirror.text(`/v2/library/gone/blobs/${digest}`);
+  assert.ok(again.body.equals(content));
+  assert.equal(hub.count("GET", new RegExp(`/cdn/${digest}`)), 1);
+});
