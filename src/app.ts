@@ -74,16 +74,17 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       `no upstream is configured for registry ${registry.slice(0, 100)}`,
     );
   };
+  const blobs = new ProxyBlobStore({
+    driver,
+    meta,
+    upstreams,
+    spoolDir,
+    resumeAttempts: up.resumeAttempts,
+    metrics,
+    log,
+  });
   const services: Services = {
-    blobs: new ProxyBlobStore({
-      driver,
-      meta,
-      upstreams,
-      spoolDir,
-      resumeAttempts: up.resumeAttempts,
-      metrics,
-      log,
-    }),
+    blobs,
     manifests: new ProxyManifestStore({
       driver,
       meta,
@@ -122,7 +123,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const close = () => {
     closing ??= (async () => {
       clearInterval(flusher);
-      const closed = new Promise<void>((ok) => server.close(() => ok()));
+      // Done when every response is finished and every download has committed or failed.
+      const closed = new Promise<void>((ok) => server.close(() => ok())).then(() => blobs.idle());
       connections.drain();
       const timedOut = await Promise.race([
         closed.then(() => false),

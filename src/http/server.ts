@@ -41,6 +41,8 @@ export function createRegistryServer(s: Services, log: Logger): Server {
     res.once("close", () => {
       const status = res.writableFinished ? res.statusCode : 499;
       s.metrics.httpRequests.inc({ method: req.method ?? "", route, status: String(status) });
+      // Persistent usage totals for the console; buffered by the store, never a write per request.
+      s.meta.addCounters({ requests: 1, [`${route}_${ctx.cache ?? "none"}`]: 1, bytes_served: ctx.bytes });
       log.info(
         {
           method: req.method,

@@ -116,6 +116,7 @@ export class ProxyBlobStore {
     fill.done.then(
       () => {
         this.o.metrics.blobFills.inc({ ...labels, outcome: "committed" });
+        this.o.meta.addCounters({ upstream_blob_bytes: fill.written, blobs_cached: 1 });
         this.link(key, digest, fill.written);
       },
       (err: Error & { code?: string }) => {
@@ -131,6 +132,18 @@ export class ProxyBlobStore {
         this.inflight.delete(digest);
       });
     return fill;
+  }
+
+  /** Settles when no download is in progress (for shutdown). */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0) {
+      await Promise.allSettled(
+        [...this.inflight.values()].map(async (p) => {
+          const fill = await p;
+          if (fill instanceof BlobFill) await fill.done;
+        }),
+      );
+    }
   }
 
   private async *countBytes(

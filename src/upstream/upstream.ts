@@ -165,6 +165,14 @@ export class Upstream {
       await res.body.dump();
       return undefined;
     }
-    return { digest: undefined, mediaType: mediaType(res), body: await readLimited(res, MAX_MANIFEST_BYTES) };
+    const body = await readLimited(res, MAX_MANIFEST_BYTES);
+    // A registry without the API may answer 200 with anything; only an index is an answer.
+    try {
+      if (!Array.isArray((JSON.parse(body.toString("utf8")) as { manifests?: unknown }).manifests))
+        return undefined;
+    } catch {
+      return undefined;
+    }
+    return { digest: undefined, mediaType: mediaType(res), body };
   }
 }

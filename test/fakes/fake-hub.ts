@@ -161,7 +161,8 @@ export class FakeHub {
     }
     // Only authorized registry requests are recorded: the 401 of the token dance is not a real fetch.
     if (!cdn) record();
-    if (!m) return this.json(res, 200, {});
+    if (url.pathname === "/v2/") return this.json(res, 200, {});
+    if (!m) return this.json(res, 404, { errors: [{ code: "NOT_FOUND" }] });
     const [, repo, kind, ref] = m;
     if (kind === "tags") return this.serveTags(res, repo as string, url);
     if (kind === "blobs") {

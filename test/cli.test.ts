@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { FakeHub } from "./fakes/fake-hub.js";
+import { MirrorProcess } from "./mirror-process.js";
+
+const run = promisify(execFile);
+const CLI = ["--import", "tsx", "src/cli.ts"];
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [...CLI, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("command line", () => {
+  let dir: string;
+  let hub: FakeHub;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "hubmirror-cli-"));
+    hub = await new FakeHub().start();
+  });
+  after(async () => {
+    await hub.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("prints usage, and refuses unknown commands and flags", async () => {
+    const help = await cli("--help");
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /hubmirror serve \[--config FILE\]/);
+    assert.equal((await cli("pull")).code, 2);
+    const flag = await cli("serve", "--nope");
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /--nope/);
+  });
+
+  it("stops at start on a bad config, naming the key", async () => {
+    const file = join(dir, "bad.yaml");
+    await writeFile(file, "cache:\n  tagTtl: 5m\n  ttl: 3\nupstream:\n  retries: lots\n");
+    const res = await cli("serve", "--config", file);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /cache\.ttl: unknown key/);
+    assert.match(res.stderr, /upstream\.retries/);
+    const env = await run(process.execPath, [...CLI, "serve"], {
+      env: { ...process.env, HUBMIRROR_LISTEN: "nope" },
+    })
+      .then(() => 0)
+      .catch((e: { code: number; stderr: string }) => (/listen/.test(e.stderr) ? e.code : -1));
+    assert.equal(env, 2);
+  });
+
+  it("on SIGTERM lets a running transfer finish, commits it, and exits 0", async () => {
+    const content = randomBytes(6 << 20);
+    const digest = hub.addBlob(content);
+    hub.throttle = 8 << 20;
+    const data = join(dir, "graceful");
+    const mirror = await MirrorProcess.start({ upstream: hub.url, data });
+    try {
+      const res = await fetch(`${mirror.url}/v2/library/g/blobs/${digest}`);
+      const body = res.arrayBuffer();
+      await new Promise((ok) => setTimeout(ok, 200));
+      const exited = mirror.stopped();
+      await mirror.stop();
+      assert.deepEqual(await exited, [0, null]);
+      assert.ok(Buffer.from(await body).equals(content), "the client got the whole blob");
+    } finally {
+      hub.throttle = 0;
+      await mirror.stop();
+    }
+    const again = await MirrorProcess.start({ upstream: hub.url, data });
+    try {
+      const res = await fetch(`${again.url}/v2/library/g/blobs/${digest}`);
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(content));
+      assert.equal(hub.count("GET", new RegExp(`/cdn/${digest}`)), 1, "served from the cache after restart");
+    } finally {
+      await again.stop();
+    }
+  });
+});
