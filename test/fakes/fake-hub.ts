@@ -44,7 +44,7 @@ export const sha256 = (b: Buffer): string => `sha256:${createHash("sha256").upda
  */
 export class FakeHub {
   readonly requests: HubRequest[] = [];
-  readonly tokenRequests: string[] = [];
+  readonly tokenRequests: { query: string; authorization: string | undefined }[] = [];
   /** Bytes per second for blob bodies (0 = as fast as possible), so late joiners can join mid-download. */
   throttle = 0;
   rateLimitRemaining = 100;
@@ -119,7 +119,7 @@ export class FakeHub {
     const url = new URL(req.url ?? "/", this.url);
     const method = req.method ?? "GET";
     if (url.pathname === "/token") {
-      this.tokenRequests.push(url.search);
+      this.tokenRequests.push({ query: url.search, authorization: req.headers.authorization });
       const fault = this.takeFault(method, url.pathname);
       if (fault?.kind === "status") return this.fail(res, fault.status, fault.headers);
       const scope = url.searchParams.get("scope") ?? "";
