@@ -1,5 +1,23 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
+function counter<L extends string>(
+  registers: Registry[],
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+) {
+  return new Counter<L>({ name, help, labelNames, registers });
+}
+
+function gauge<L extends string>(
+  registers: Registry[],
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+) {
+  return new Gauge<L>({ name, help, labelNames, registers });
+}
+
 /**
  * Counters are incremented where things happen (proxy and upstream layers); `/metrics` and the console only read
  * them. One registry per app instance so tests can run several mirrors in one process.
@@ -8,59 +26,56 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly r = [this.registry];
 
-  readonly httpRequests = new Counter({
-    name: "hubmirror_http_requests_total",
-    help: "Requests answered, by route and status",
-    labelNames: ["method", "route", "status"] as const,
-    registers: this.r,
-  });
-  readonly cacheRequests = new Counter({
-    name: "hubmirror_cache_requests_total",
-    help: "Blob and manifest lookups by result: hit, miss (fetched upstream), joined (an in-flight fetch), stale",
-    labelNames: ["kind", "result"] as const,
-    registers: this.r,
-  });
-  readonly servedBytes = new Counter({
-    name: "hubmirror_served_bytes_total",
-    help: "Body bytes sent to clients",
-    labelNames: ["kind"] as const,
-    registers: this.r,
-  });
-  readonly upstreamRequests = new Counter({
-    name: "hubmirror_upstream_requests_total",
-    help: "Requests sent upstream, by kind and status (0: no answer)",
-    labelNames: ["registry", "kind", "method", "status"] as const,
-    registers: this.r,
-  });
-  readonly upstreamBytes = new Counter({
-    name: "hubmirror_upstream_bytes_total",
-    help: "Blob bytes received from upstream",
-    labelNames: ["registry"] as const,
-    registers: this.r,
-  });
-  readonly blobFills = new Counter({
-    name: "hubmirror_blob_fills_total",
-    help: "Upstream blob downloads by outcome: committed, mismatch (digest or length wrong), failed",
-    labelNames: ["registry", "outcome"] as const,
-    registers: this.r,
-  });
-  readonly blobResumes = new Counter({
-    name: "hubmirror_blob_resumes_total",
-    help: "Interrupted blob downloads resumed with a Range request",
-    labelNames: ["registry"] as const,
-    registers: this.r,
-  });
-  readonly fillsInFlight = new Gauge({
-    name: "hubmirror_blob_fills_in_flight",
-    help: "Upstream blob downloads in progress",
-    registers: this.r,
-  });
-  readonly rateLimitRemaining = new Gauge({
-    name: "hubmirror_upstream_ratelimit_remaining",
-    help: "Last ratelimit-remaining reported by the upstream",
-    labelNames: ["registry"] as const,
-    registers: this.r,
-  });
+  readonly httpRequests = counter(
+    this.r,
+    "hubmirror_http_requests_total",
+    "Requests answered, by route and status",
+    ["method", "route", "status"] as const,
+  );
+  readonly cacheRequests = counter(
+    this.r,
+    "hubmirror_cache_requests_total",
+    "Blob and manifest lookups by result: hit, miss (fetched upstream), joined (an in-flight fetch), stale",
+    ["kind", "result"] as const,
+  );
+  readonly servedBytes = counter(this.r, "hubmirror_served_bytes_total", "Body bytes sent to clients", [
+    "kind",
+  ] as const);
+  readonly upstreamRequests = counter(
+    this.r,
+    "hubmirror_upstream_requests_total",
+    "Requests sent upstream, by kind and status (0: no answer)",
+    ["registry", "kind", "method", "status"] as const,
+  );
+  readonly upstreamBytes = counter(
+    this.r,
+    "hubmirror_upstream_bytes_total",
+    "Blob bytes received from upstream",
+    ["registry"] as const,
+  );
+  readonly blobFills = counter(
+    this.r,
+    "hubmirror_blob_fills_total",
+    "Upstream blob downloads by outcome: committed, mismatch (digest or length wrong), failed",
+    ["registry", "outcome"] as const,
+  );
+  readonly blobResumes = counter(
+    this.r,
+    "hubmirror_blob_resumes_total",
+    "Interrupted blob downloads resumed with a Range request",
+    ["registry"] as const,
+  );
+  readonly fillsInFlight = gauge(
+    this.r,
+    "hubmirror_blob_fills_in_flight",
+    "Upstream blob downloads in progress",
+  );
+  readonly rateLimitRemaining = gauge(
+    this.r,
+    "hubmirror_upstream_ratelimit_remaining",
+    "Last ratelimit-remaining reported by the upstream",
+    ["registry"] as const,
+  );
   readonly storageSeconds = new Histogram({
     name: "hubmirror_storage_operation_seconds",
     help: "Time to start or complete a storage driver operation",
