@@ -22,23 +22,26 @@ function version(): string {
   return pkg.version;
 }
 
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: "string" },
+      listen: { type: "string" },
+      data: { type: "string" },
+      upstream: { type: "string" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean" },
+    },
+  });
+}
+
+/** Returns an exit code, or -1 while the server runs. */
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
-  const parse = () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: "string" },
-        listen: { type: "string" },
-        data: { type: "string" },
-        upstream: { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
-    });
   try {
-    parsed = parse();
+    parsed = parse(argv);
   } catch (err) {
     process.stderr.write(`hubmirror: ${(err as Error).message}\n\n${USAGE}`);
     return 2;

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { LRUCache } from "lru-cache";
 import type { Logger } from "../log/logger.js";
 import type { MetadataStore, RepoKey } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
@@ -36,7 +37,7 @@ export interface ProxyBlobOptions {
 export class ProxyBlobStore {
   private readonly inflight = new Map<Digest, Promise<BlobFill | BlobHandle>>();
   /** Repository links already recorded, so a warm hit writes nothing. */
-  private readonly linked = new Set<string>();
+  private readonly linked = new LRUCache<string, true>({ max: 100_000 });
 
   constructor(private readonly o: ProxyBlobOptions) {}
 
@@ -159,7 +160,7 @@ export class ProxyBlobStore {
   private link(key: RepoKey, digest: Digest, size: number): void {
     const id = `${key.registry}/${key.repo}@${digest}`;
     if (this.linked.has(id)) return;
-    this.linked.add(id);
+    this.linked.set(id, true);
     this.o.meta.linkBlob(key, digest, size).catch((err: Error) => {
       this.linked.delete(id);
       this.o.log.warn({ digest, err: err.message }, "could not record blob link");
