@@ -5,8 +5,9 @@ import { Readable } from "node:stream";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
 import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.js";
-import type { FileWriter, StorageDriver } from "../storage/driver.js";
+import type { StorageDriver } from "../storage/driver.js";
 import type { BlobBody } from "../upstream/upstream.js";
+import { FillTail } from "./fill-tail.js";
 
 const READ_CHUNK = 1 << 20;
 
@@ -20,27 +21,31 @@ export interface FillOptions {
   resumeAttempts: number;
   log: Logger;
   onResume: () => void;
+  onBytes: (n: number) => void;
 }
 
 /** Upstream sent bytes that can never match: more than it announced, or a different total. Not resumable. */
 class LyingUpstreamError extends Error {}
 
 /**
- * One upstream download of one blob, shared by every client that wants it. Bytes are hashed and appended to a
- * local file as they arrive; each client tails that file at its own pace, so nobody waits for the whole blob and
- * nobody causes a second download. The fill runs detached from any client: it finishes (and caches) even when
- * every client has gone. Only bytes whose digest and length match are committed; otherwise every reader fails.
+ * One upstream download of one blob, shared by every client that wants it. Bytes are hashed as they arrive and
+ * kept in a FillTail (recent bytes in memory, all of them on disk); each client streams from it at its own pace,
+ * so nobody waits for the whole blob and nobody causes a second download. The fill runs detached from any client:
+ * it finishes (and caches) even when every client has gone. Only bytes whose digest and length match are
+ * committed; otherwise every reader fails.
  */
 export class BlobFill {
   size: number | undefined;
-  written = 0;
   /** Resolves with the blob's size once upstream answered; rejects if it never does. */
   readonly ready: Promise<number>;
   /** Resolves once committed; rejects on any failure. */
   readonly done: Promise<void>;
   private state: "running" | "committed" | "failed" = "running";
+  /** The bytes matched the digest: readers may finish, even while the commit (fsync, rename) is under way. */
+  private verified = false;
   private error: Error | undefined;
   private waiters: (() => void)[] = [];
+  private tail: FillTail | undefined;
   private readHandle: FileHandle | undefined;
   private readers = 0;
   private resolveReady!: (size: number) => void;
@@ -63,8 +68,8 @@ export class BlobFill {
     this.ready.catch(() => {});
   }
 
-  get failed(): boolean {
-    return this.state === "failed";
+  get received(): number {
+    return this.tail?.received ?? 0;
   }
 
   private async run(): Promise<void> {
@@ -73,7 +78,7 @@ export class BlobFill {
     let spool: FileHandle | undefined;
     let spoolPath: string | undefined;
     try {
-      // Readers tail the driver's own temp file when it has one; otherwise a local spool copy.
+      // Readers behind the head read the driver's own temp file when it has one; otherwise a local spool copy.
       let readPath = writer.localPath;
       if (!readPath) {
         spoolPath = join(this.o.spoolDir, randomUUID());
@@ -81,8 +86,15 @@ export class BlobFill {
         readPath = spoolPath;
       }
       this.readHandle = await open(readPath, "r");
+      const sink = async (batch: Buffer, offset: number) => {
+        await writer.write(batch);
+        if (spool) await spool.write(batch, 0, batch.length, offset);
+      };
+      const tail = new FillTail(sink, this.readHandle);
+      this.tail = tail;
       const hash = createHash(digestAlgorithm(digest));
-      await this.download(writer, spool, hash);
+      await this.download(tail, hash);
+      await tail.drain();
       const actual = hash.digest("hex");
       if (actual !== digestHex(digest)) {
         throw new RegistryError(
@@ -90,6 +102,8 @@ export class BlobFill {
           `upstream sent bytes for ${digest} that hash to ${digestAlgorithm(digest)}:${actual}`,
         );
       }
+      this.verified = true;
+      this.wake();
       await writer.commit();
       this.state = "committed";
     } catch (err) {
@@ -98,6 +112,7 @@ export class BlobFill {
       this.error =
         err instanceof LyingUpstreamError ? new RegistryError("DIGEST_INVALID", err.message) : (err as Error);
       this.wake();
+      await this.tail?.drain().catch(() => {});
       await writer.cancel().catch(() => {});
       throw this.error;
     } finally {
@@ -107,13 +122,9 @@ export class BlobFill {
     }
   }
 
-  private async download(
-    writer: FileWriter,
-    spool: FileHandle | undefined,
-    hash: ReturnType<typeof createHash>,
-  ) {
+  private async download(tail: FillTail, hash: ReturnType<typeof createHash>): Promise<void> {
     for (let resumes = 0; ; resumes++) {
-      const { totalSize, body } = await this.o.open(this.written);
+      const { totalSize, body } = await this.o.open(tail.received);
       if (this.size === undefined) {
         this.size = totalSize;
         this.resolveReady(totalSize);
@@ -124,23 +135,23 @@ export class BlobFill {
       }
       try {
         for await (const chunk of body) {
-          if (this.written + chunk.length > totalSize) {
+          if (tail.received + chunk.length > totalSize) {
             throw new LyingUpstreamError(
               `upstream sent more than the ${totalSize} bytes of ${this.o.digest}`,
             );
           }
           hash.update(chunk);
-          await writer.write(chunk);
-          if (spool) await spool.write(chunk, 0, chunk.length, this.written);
-          this.written += chunk.length;
+          const backpressure = tail.append(chunk);
+          this.o.onBytes(chunk.length);
           this.wake();
+          if (backpressure) await backpressure;
         }
-        if (this.written === totalSize) return;
-        throw new Error(`upstream body ended at ${this.written} of ${totalSize} bytes`);
+        if (tail.received === totalSize) return;
+        throw new Error(`upstream body ended at ${tail.received} of ${totalSize} bytes`);
       } catch (err) {
         if (err instanceof LyingUpstreamError || resumes >= this.o.resumeAttempts) throw err;
         this.o.log.warn(
-          { digest: this.o.digest, at: this.written, err: (err as Error).message },
+          { digest: this.o.digest, at: tail.received, err: (err as Error).message },
           "blob resume",
         );
         this.o.onResume();
@@ -171,13 +182,14 @@ export class BlobFill {
     if (this.state === "committed" && !this.readHandle) {
       return this.o.driver.reader(this.o.path, start, end - start + 1);
     }
-    if (this.state === "failed" || !this.readHandle) {
+    const tail = this.tail;
+    if (this.state === "failed" || !tail) {
       throw this.error ?? new RegistryError("BLOB_UNKNOWN", "blob download failed");
     }
-    const handle = this.readHandle;
     this.readers++;
     let pos = start;
     let pumping = false;
+    const size = this.size ?? 0;
     const reader: Readable = new Readable({
       highWaterMark: READ_CHUNK,
       read: () => {
@@ -192,31 +204,30 @@ export class BlobFill {
         cb(err);
       },
     });
-    const size = this.size ?? 0;
     const pump = async (): Promise<void> => {
       for (;;) {
-        if (this.state === "failed") throw this.error ?? new Error("blob download failed");
-        const committed = this.state === "committed";
+        // Verified bytes stay good even if the commit fails afterwards (the read handle keeps the file).
+        if (this.state === "failed" && !this.verified) throw this.error ?? new Error("blob download failed");
+        const complete = this.verified;
         if (pos > end) {
-          // A reader that ends with the blob's last byte gets that byte only after the digest matched: a client
+          // A reader that ends with the blob's last byte gets that byte only once the digest matched: a client
           // must never see a complete body of bad bytes. Ranges that end earlier can't be verified by anyone.
-          if (end === size - 1 && !committed) {
+          if (end === size - 1 && !complete) {
             await this.progress();
             continue;
           }
           reader.push(null);
           return;
         }
-        const released = committed ? this.written : Math.min(this.written, size - 1);
+        const released = complete ? tail.received : Math.min(tail.received, size - 1);
         const available = Math.min(released, end + 1) - pos;
         if (available <= 0) {
           await this.progress();
           continue;
         }
-        const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, available));
-        const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
-        pos += bytesRead;
-        if (!reader.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead))) {
+        const chunk = await tail.read(pos, Math.min(READ_CHUNK, available));
+        pos += chunk.length;
+        if (!reader.push(chunk)) {
           pumping = false;
           return;
         }

@@ -107,18 +107,16 @@ export class ProxyBlobStore {
       spoolDir: this.o.spoolDir,
       resumeAttempts: this.o.resumeAttempts,
       log: this.o.log,
-      open: async (offset) => {
-        const b = await upstream.openBlob(key.repo, digest, offset);
-        return { totalSize: b.totalSize, body: this.countBytes(b.body, labels) };
-      },
+      open: (offset) => upstream.openBlob(key.repo, digest, offset),
       onResume: () => this.o.metrics.blobResumes.inc(labels),
+      onBytes: (n) => this.o.metrics.upstreamBytes.inc(labels, n),
     });
     this.o.metrics.fillsInFlight.inc();
     fill.done.then(
       () => {
         this.o.metrics.blobFills.inc({ ...labels, outcome: "committed" });
-        this.o.meta.addCounters({ upstream_blob_bytes: fill.written, blobs_cached: 1 });
-        this.link(key, digest, fill.written);
+        this.o.meta.addCounters({ upstream_blob_bytes: fill.received, blobs_cached: 1 });
+        this.link(key, digest, fill.received);
       },
       (err: Error & { code?: string }) => {
         const outcome = err.code === "DIGEST_INVALID" ? "mismatch" : "failed";
@@ -144,16 +142,6 @@ export class ProxyBlobStore {
           if (fill instanceof BlobFill) await fill.done;
         }),
       );
-    }
-  }
-
-  private async *countBytes(
-    body: AsyncIterable<Buffer>,
-    labels: { registry: string },
-  ): AsyncIterable<Buffer> {
-    for await (const chunk of body) {
-      this.o.metrics.upstreamBytes.inc(labels, chunk.length);
-      yield chunk;
     }
   }
 

@@ -19,6 +19,8 @@ export interface TestMirror extends App {
     path: string,
     headers?: Record<string, string>,
   ): Promise<{ status: number; headers: Dispatcher.ResponseData["headers"]; body: Buffer }>;
+  /** Resolves once no blob download is in progress (commits included). */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,6 +53,11 @@ export async function startMirror(
       const chunks: Buffer[] = [];
       for await (const c of res.body) chunks.push(c as Buffer);
       return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+    },
+    async settled() {
+      for (let i = 0; i < 200 && (await app.metrics.value("hubmirror_blob_fills_in_flight")) > 0; i++) {
+        await new Promise((ok) => setTimeout(ok, 25));
+      }
     },
     async stop() {
       await app.close();

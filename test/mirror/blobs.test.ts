@@ -32,6 +32,7 @@ describe("blobs", () => {
     const cdn = hub.requests.filter((r) => r.cdn);
     assert.equal(cdn.length, 1);
     assert.equal(cdn[0]?.authorization, undefined);
+    await mirror.settled();
     const warm = await mirror.text(`/v2/library/other/blobs/${digest}`);
     assert.ok(warm.body.equals(content));
     assert.equal(hub.count("GET", /\/cdn\//), 1, "a hit goes nowhere upstream");

@@ -61,8 +61,7 @@ it("a fill goes on when every client has gone, and is cached", async () => {
   await iterator.next();
   res.body.destroy();
   hub.throttle = 0;
-  for (let i = 0; i < 100 && (await mirror.metrics.value("hubmirror_blob_fills_in_flight")) > 0; i++)
-    await sleep(50);
+  await mirror.settled();
   const again = await mirror.text(`/v2/library/gone/blobs/${digest}`);
   assert.ok(again.body.equals(content));
   assert.equal(hub.count("GET", new RegExp(`/cdn/${digest}`)), 1);
