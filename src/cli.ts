@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
   const stop = (signal: string) => {
     app.log.info({ signal }, "shutting down");
     app.close().then(
-      () => process.exit(0),
+      () => app.log.flush(() => process.exit(0)),
       (err: Error) => {
         app.log.error({ err: err.message }, "shutdown failed");
         process.exit(1);
