@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { readdir } from "node:fs/promises";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { FakeHub, sha256 } from "../fakes/fake-hub.js";
 import { startMirror, type TestMirror } from "../fakes/mirror.js";
@@ -123,6 +124,28 @@ describe("blobs", () => {
       const res = await mirror.text(`/v2/library/u/blobs/${bad}`);
       assert.equal(res.status, 400, bad);
       assert.equal(errorCode(res.body), "DIGEST_INVALID");
+    }
+  });
+});
+
+describe("blobs on the in-memory driver", () => {
+  it("fans out through a spool file and serves hits from memory", async () => {
+    const hub = await new FakeHub().start();
+    const mirror = await startMirror(hub.url, { storage: { driver: "inmemory" } });
+    try {
+      const content = randomBytes(20 << 20);
+      const digest = hub.addBlob(content);
+      const path = `/v2/library/mem/blobs/${digest}`;
+      const [a, b] = await Promise.all([mirror.text(path), mirror.text(path, { range: "bytes=100-" })]);
+      assert.ok(a.body.equals(content));
+      assert.ok(b.body.equals(content.subarray(100)));
+      await mirror.settled();
+      assert.ok((await mirror.text(path)).body.equals(content));
+      assert.equal(hub.count("GET", /\/cdn\//), 1);
+      assert.deepEqual(await readdir(`${mirror.data}/spool`), [], "spool files are removed");
+    } finally {
+      await mirror.stop();
+      await hub.stop();
     }
   });
 });
