@@ -1,0 +1,142 @@
+// What every end-to-end file starts once: a Docker-Hub-like upstream (the token server and Distribution with token
+// auth, holding the fixture catalogue), hubmirror as a child process in front of it, and the four real clients with
+// hubmirror as their docker.io mirror. Run only inside test/netns-run.sh: with no route off the machine, a client
+// that falls back to registry-1.docker.io fails instead of passing.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readdir, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { stringify } from "yaml";
+import { Containerd } from "../clients/containerd.js";
+import { Dockerd } from "../clients/dockerd.js";
+import { assertLoopbackOnly } from "../clients/netns.js";
+import { Podman } from "../clients/podman.js";
+import { removeTree, tempDir } from "../clients/proc.js";
+import { Skopeo } from "../clients/skopeo.js";
+import { buildCatalogue, type Catalogue, pushImage, type TestImage } from "../fixtures/images.js";
+import { startTokenServer, type TokenServer } from "../fixtures/token-server.js";
+import { startUpstreamRegistry, type UpstreamRegistry } from "../fixtures/upstream-registry.js";
+import { MirrorProcess } from "../mirror-process.js";
+
+const pusher = { username: "pusher", password: "s3cret" };
+
+export interface Hub {
+  tokens: TokenServer;
+  registry: UpstreamRegistry;
+  catalogue: Catalogue;
+  images: TestImage[];
+  /** Pushes one more image (as `repo:latest`). */
+  push(img: TestImage, repo?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The token server and a token-auth Distribution holding the catalogue; `expiresIn` is the token lifetime (s). */
+export async function startHub(opts: { expiresIn?: number } = {}): Promise<Hub> {
+  const tokens = await startTokenServer({ users: { [pusher.username]: pusher.password }, ...opts });
+  const registry = await startUpstreamRegistry({ auth: "token", tokenServer: tokens }).catch(async (err) => {
+    await tokens.stop();
+    throw err;
+  });
+  const push = (img: TestImage, repo = img.repo) => pushImage(registry.url, repo, "latest", img, pusher);
+  const stop = async () => {
+    await registry.stop();
+    await tokens.stop();
+  };
+  try {
+    const catalogue = await buildCatalogue();
+    const images = Object.values(catalogue);
+    for (const img of images) await push(img);
+    await registry.clearAccessLog();
+    return { tokens, registry, catalogue, images, push, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export interface Mirror {
+  process: MirrorProcess;
+  /** Its data directory (`storage/` holds the blob store). */
+  data: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * hubmirror in front of `upstream`, with `config` (YAML keys of src/config/schema.ts) on top of the defaults.
+ * MirrorProcess passes --listen, --data and --upstream; the rest comes from the file the CLI reads from
+ * HUBMIRROR_CONFIG, set for this whole test process (each test file runs in its own).
+ */
+export async function startMirror(upstream: string, config: Record<string, unknown> = {}): Promise<Mirror> {
+  const dir = await tempDir("e2e-mirror");
+  const file = join(dir, "hubmirror.yaml");
+  await writeFile(file, stringify(config));
+  process.env.HUBMIRROR_CONFIG = file;
+  const data = join(dir, "data");
+  const mirrorProcess = await MirrorProcess.start({ upstream, data }).catch(async (err) => {
+    await removeTree(dir);
+    throw err;
+  });
+  return {
+    process: mirrorProcess,
+    data,
+    async stop() {
+      await mirrorProcess.stop();
+      await removeTree(dir);
+    },
+  };
+}
+
+/** The four clients, each configured with `mirrorUrl` as its docker.io mirror. */
+export class Clients {
+  private constructor(
+    readonly dockerd: Dockerd,
+    readonly containerd: Containerd,
+    readonly podman: Podman,
+    readonly skopeo: Skopeo,
+  ) {}
+
+  /** Starts them in parallel; if one fails, stops the others. */
+  static async start(mirrorUrl: string): Promise<Clients> {
+    assertLoopbackOnly();
+    const started = await Promise.allSettled([
+      Dockerd.start({ mirrorUrl }),
+      Containerd.start({ mirrorUrl }),
+      Podman.create({ mirrorUrl }),
+      Skopeo.create({ mirrorUrl }),
+    ] as const);
+    const [d, c, p, s] = started;
+    if (
+      d.status === "fulfilled" &&
+      c.status === "fulfilled" &&
+      p.status === "fulfilled" &&
+      s.status === "fulfilled"
+    )
+      return new Clients(d.value, c.value, p.value, s.value);
+    await Promise.allSettled(started.map((r) => (r.status === "fulfilled" ? r.value.stop() : undefined)));
+    throw (started.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([this.dockerd, this.containerd, this.podman, this.skopeo].map((c) => c.stop()));
+  }
+}
+
+/**
+ * Every blob file in the mirror's store: asserts each sits at `blobs/sha256/<hex[0:2]>/<hex>/data` and hashes to
+ * that hex, and returns their digests.
+ */
+export async function verifiedStore(data: string): Promise<Set<string>> {
+  const root = join(data, "storage", "blobs", "sha256");
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const digests = new Set<string>();
+  for (const entry of entries.filter((e) => e.isFile())) {
+    const rel = relative(root, join(entry.parentPath, entry.name));
+    const hex = /^([0-9a-f]{2})\/(\1[0-9a-f]{62})\/data$/.exec(rel)?.[2];
+    if (!hex) throw new Error(`unexpected file in the blob store: blobs/sha256/${rel}`);
+    const hash = createHash("sha256");
+    for await (const chunk of createReadStream(join(root, rel))) hash.update(chunk as Buffer);
+    if (hash.digest("hex") !== hex) throw new Error(`blobs/sha256/${rel} does not hash to its digest`);
+    digests.add(`sha256:${hex}`);
+  }
+  return digests;
+}
