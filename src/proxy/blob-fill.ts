@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { type FileHandle, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
 import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.js";
@@ -24,8 +25,20 @@ export interface FillOptions {
   onBytes: (n: number) => void;
 }
 
-/** Upstream sent bytes that can never match: more than it announced, or a different total. Not resumable. */
-class LyingUpstreamError extends Error {}
+/** Upstream sent bytes that don't match the digest, or more or other than it announced. Never resumed. */
+export class BlobMismatchError extends RegistryError {
+  constructor(message: string) {
+    // The upstream is at fault, not the client: 502, never a 4xx a client would take as final.
+    super("UPSTREAM_ERROR", message);
+  }
+}
+
+const RESUMABLE_CODES = new Set(["UPSTREAM_UNAVAILABLE", "UPSTREAM_ERROR", "TOOMANYREQUESTS"]);
+
+function resumable(err: unknown): boolean {
+  if (err instanceof BlobMismatchError) return false;
+  return !(err instanceof RegistryError) || RESUMABLE_CODES.has(err.code);
+}
 
 /**
  * One upstream download of one blob, shared by every client that wants it. Bytes are hashed as they arrive and
@@ -97,8 +110,7 @@ export class BlobFill {
       await tail.drain();
       const actual = hash.digest("hex");
       if (actual !== digestHex(digest)) {
-        throw new RegistryError(
-          "DIGEST_INVALID",
+        throw new BlobMismatchError(
           `upstream sent bytes for ${digest} that hash to ${digestAlgorithm(digest)}:${actual}`,
         );
       }
@@ -109,8 +121,7 @@ export class BlobFill {
     } catch (err) {
       // Fail readers before anything else: none may take a partial body for a whole one.
       this.state = "failed";
-      this.error =
-        err instanceof LyingUpstreamError ? new RegistryError("DIGEST_INVALID", err.message) : (err as Error);
+      this.error = err as Error;
       this.wake();
       await this.tail?.drain().catch(() => {});
       await writer.cancel().catch(() => {});
@@ -124,21 +135,19 @@ export class BlobFill {
 
   private async download(tail: FillTail, hash: ReturnType<typeof createHash>): Promise<void> {
     for (let resumes = 0; ; resumes++) {
-      const { totalSize, body } = await this.o.open(tail.received);
-      if (this.size === undefined) {
-        this.size = totalSize;
-        this.resolveReady(totalSize);
-      } else if (totalSize !== this.size) {
-        throw new LyingUpstreamError(
-          `upstream size of ${this.o.digest} changed from ${this.size} to ${totalSize}`,
-        );
-      }
       try {
+        const { totalSize, body } = await this.o.open(tail.received);
+        if (this.size === undefined) {
+          this.size = totalSize;
+          this.resolveReady(totalSize);
+        } else if (totalSize !== this.size) {
+          throw new BlobMismatchError(
+            `upstream size of ${this.o.digest} changed from ${this.size} to ${totalSize}`,
+          );
+        }
         for await (const chunk of body) {
           if (tail.received + chunk.length > totalSize) {
-            throw new LyingUpstreamError(
-              `upstream sent more than the ${totalSize} bytes of ${this.o.digest}`,
-            );
+            throw new BlobMismatchError(`upstream sent more than the ${totalSize} bytes of ${this.o.digest}`);
           }
           hash.update(chunk);
           const backpressure = tail.append(chunk);
@@ -149,12 +158,16 @@ export class BlobFill {
         if (tail.received === totalSize) return;
         throw new Error(`upstream body ended at ${tail.received} of ${totalSize} bytes`);
       } catch (err) {
-        if (err instanceof LyingUpstreamError || resumes >= this.o.resumeAttempts) throw err;
+        // The first answer is the client's to see at once; after that, a broken or refused connection is resumed
+        // from the byte reached, with backoff, so an upstream restart costs a pause rather than the download.
+        if (this.size === undefined || resumes >= this.o.resumeAttempts || !resumable(err)) throw err;
+        const ms = Math.min(5000, 250 * 2 ** resumes);
         this.o.log.warn(
-          { digest: this.o.digest, at: tail.received, err: (err as Error).message },
+          { digest: this.o.digest, at: tail.received, ms, err: (err as Error).message },
           "blob resume",
         );
         this.o.onResume();
+        await sleep(ms);
       }
     }
   }

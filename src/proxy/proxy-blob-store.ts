@@ -7,7 +7,7 @@ import type { Digest } from "../reference/reference.js";
 import type { StorageDriver } from "../storage/driver.js";
 import { blobPath } from "../storage/layout.js";
 import type { Upstream } from "../upstream/upstream.js";
-import { BlobFill } from "./blob-fill.js";
+import { BlobFill, BlobMismatchError } from "./blob-fill.js";
 
 export type CacheResult = "hit" | "miss" | "joined" | "stale";
 
@@ -118,8 +118,8 @@ export class ProxyBlobStore {
         this.o.meta.addCounters({ upstream_blob_bytes: fill.received, blobs_cached: 1 });
         this.link(key, digest, fill.received);
       },
-      (err: Error & { code?: string }) => {
-        const outcome = err.code === "DIGEST_INVALID" ? "mismatch" : "failed";
+      (err: Error) => {
+        const outcome = err instanceof BlobMismatchError ? "mismatch" : "failed";
         this.o.metrics.blobFills.inc({ ...labels, outcome });
         this.o.log.error({ digest, repo: key.repo, outcome, err: err.message }, "blob download not cached");
       },

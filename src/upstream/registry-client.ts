@@ -3,7 +3,7 @@ import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from "undici";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { TokenAuth } from "./token-auth.js";
+import { DEFAULT_RETRY_AFTER_S, TokenAuth } from "./token-auth.js";
 
 export interface UpstreamOptions {
   registry: string;
@@ -145,7 +145,7 @@ export class RegistryClient {
           `upstream ${this.registry} rate limit reached`,
           undefined,
           {
-            "Retry-After": header(res, "retry-after") ?? "60",
+            "Retry-After": header(res, "retry-after") ?? DEFAULT_RETRY_AFTER_S,
           },
         );
       }

@@ -21,6 +21,11 @@ interface CachedToken {
 // Refresh this long before a token expires so a request never carries one that lapses in flight.
 const EXPIRY_MARGIN_MS = 30_000;
 const DEFAULT_EXPIRES_IN_S = 60;
+/**
+ * Sent with a 429 when upstream gave no Retry-After: podman and skopeo wait that long, up to four times, so a
+ * minute would turn one refusal into minutes of waiting.
+ */
+export const DEFAULT_RETRY_AFTER_S = "10";
 
 /** Parses `Bearer realm="…",service="…",scope="…"` (or Basic) from a WWW-Authenticate header. */
 export function parseChallenge(header: string | undefined): Challenge | undefined {
@@ -115,7 +120,7 @@ export class TokenAuth {
     if (res.statusCode !== 200) {
       await res.body.dump();
       if (res.statusCode === 429) {
-        const retryAfter = String(res.headers["retry-after"] ?? "60");
+        const retryAfter = String(res.headers["retry-after"] ?? DEFAULT_RETRY_AFTER_S);
         throw new RegistryError("TOOMANYREQUESTS", "upstream token server rate limit", undefined, {
           "Retry-After": retryAfter,
         });

@@ -99,6 +99,17 @@ describe("blobs", () => {
     assert.equal(await mirror.metrics.value("hubmirror_blob_resumes_total"), 1);
   });
 
+  it("keeps resuming, with backoff, while the upstream is briefly unreachable", async () => {
+    const content = randomBytes(3 << 20);
+    const digest = hub.addBlob(content);
+    hub.inject({ path: /\/cdn\//, fault: { kind: "truncate", afterBytes: 1 << 20 }, times: 1 });
+    // Each re-open is tried twice by the client (retries: 1), so this fails the first resume outright.
+    hub.inject({ path: /\/cdn\//, fault: { kind: "drop" }, times: 2 });
+    const res = await mirror.text(`/v2/library/flaky/blobs/${digest}`);
+    assert.ok(res.body.equals(content));
+    assert.equal(hub.count("GET", new RegExp(`/cdn/${digest}`)), 4);
+  });
+
   it("gives up on an upstream that stalls, within the body timeout", async () => {
     const digest = hub.addBlob(randomBytes(1 << 20));
     hub.inject({ path: /\/cdn\//, fault: { kind: "stall", afterBytes: 1000 } });
