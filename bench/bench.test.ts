@@ -1,0 +1,93 @@
+// The benchmark's smoke run (tiny sizes, ~1 s measurements) end to end, so that the harness can't rot: every row
+// is there for both mirrors with sane numbers, the table prints, the JSON parses. No speed is asserted.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { Results } from "./report.js";
+
+const run = promisify(execFile);
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+const POSITIVE = [
+  "cold.mibs",
+  "cold.ttfb",
+  "warm.mibs",
+  "warm.ttfb",
+  "warm.range.mibs",
+  "herd.wall",
+  "herd.ttfbP50",
+  "herd.ttfbMax",
+  "warm16.mibs",
+  "warm32.mibs",
+  "manifest.tag.rps",
+  "manifest.tag.p99",
+  "manifest.digest.rps",
+  "manifest.digest.p99",
+  "skopeo.cold",
+  "skopeo.warm",
+  "rss.peak",
+  "cpu.total",
+];
+const COUNTS = [
+  "cold.upstreamGets",
+  "herd.upstreamGets",
+  "herd.verified",
+  "manifest.tag.upstream",
+  "manifest.tag.errors",
+  "manifest.digest.upstream",
+  "manifest.digest.errors",
+];
+const SCENARIOS = ["blob-cold", "blob-warm", "herd", "warm-clients", "manifests", "skopeo"];
+
+test("npm run bench -- --smoke: every row, both mirrors, sane numbers", { timeout: 180_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "hubmirror-bench-test-"));
+  try {
+    const out = join(dir, "results.json");
+    const { stdout } = await run(
+      process.execPath,
+      ["--import", "tsx", "bench/run.ts", "--smoke", "--out", out],
+      { cwd: REPO_ROOT, timeout: 170_000, maxBuffer: 16 << 20 },
+    ).catch((err: Error & { stdout?: string; stderr?: string }) => {
+      throw new Error(`bench --smoke failed: ${err.message}\n${err.stdout}\n${err.stderr}`);
+    });
+    const results = JSON.parse(await readFile(out, "utf8")) as Results;
+    assert.equal(results.mode, "smoke");
+    assert.deepEqual(results.errors, []);
+
+    const rows = new Map(results.rows.map((r) => [r.id, r]));
+    const perScenario = SCENARIOS.flatMap((s) => [`cpu.${s}`, `rss.${s}`]);
+    assert.deepEqual([...rows.keys()].sort(), [...POSITIVE, ...COUNTS, ...perScenario].sort());
+    for (const r of results.rows) {
+      for (const v of [r.hubmirror, r.registry]) assert.ok(Number.isFinite(v) && v >= 0, `${r.id}: ${v}`);
+      assert.ok(stdout.includes(r.label), `table row ${r.label}`);
+    }
+    for (const id of POSITIVE) {
+      const r = rows.get(id);
+      assert.ok(r && r.hubmirror > 0 && r.registry > 0, `${id}: ${r?.hubmirror} / ${r?.registry}`);
+      assert.ok(r.ratio !== null && r.ratio > 0, `${id}: ratio ${r.ratio}`);
+    }
+    for (const id of ["cold.mibs", "cold.ttfb", "warm.mibs", "warm.ttfb", "warm.range.mibs"]) {
+      const ref = rows.get(id)?.reference;
+      assert.ok(ref && ref.value > 0, `${id}: reference ${JSON.stringify(ref)}`);
+    }
+    const clients = results.options.herdClients;
+    for (const mirror of ["hubmirror", "registry"] as const) {
+      assert.ok((rows.get("cold.upstreamGets")?.[mirror] ?? 0) >= 1, `${mirror}: cold fetched upstream`);
+      assert.ok((rows.get("herd.upstreamGets")?.[mirror] ?? 0) >= 1, `${mirror}: herd fetched upstream`);
+      assert.equal(rows.get("herd.verified")?.[mirror], clients, `${mirror}: every herd body verified`);
+    }
+    assert.equal(rows.get("manifest.tag.errors")?.hubmirror, 0);
+    assert.equal(rows.get("manifest.digest.errors")?.hubmirror, 0);
+
+    assert.equal(results.targets.length, 10);
+    for (const t of results.targets) assert.equal(typeof t.met, "boolean", t.target);
+    assert.match(stdout, /targets \(issue 4\):/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,132 @@
+// hubmirror as users run it: compiled by the project's own build (tsc) and started with plain `node`, not through
+// tsx (whose loader adds ~25 MiB of RSS) — test/mirror-process.ts runs it through tsx and keeps its pid private.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { createReadStream, existsSync, mkdirSync, openSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const START_TIMEOUT_MS = 20_000;
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+/**
+ * Compiles src/ into a directory of this run under node_modules/.cache (so that the compiled files resolve the
+ * project's dependencies). tsc emits even with type errors, which a src edit in progress may have: those are
+ * reported, not fatal. Returns the build directory; remove it with `removeBuild`.
+ */
+export function buildHubmirror(log: (msg: string) => void): string {
+  const parent = join(REPO_ROOT, "node_modules", ".cache", "hubmirror-bench");
+  removeStaleBuilds(parent);
+  const dir = join(parent, `build-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
+  const r = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", dir], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+  });
+  if (!existsSync(join(dir, "cli.js"))) throw new Error(`tsc produced no cli.js:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0) log(`warning: tsc reported errors (benchmarking what it emitted):\n${r.stdout}`);
+  return dir;
+}
+
+/** Build dirs of runs that died without removing theirs (their pid is gone). */
+function removeStaleBuilds(parent: string): void {
+  const entries = existsSync(parent) ? readdirSync(parent) : [];
+  for (const entry of entries) {
+    const pid = Number(/^build-(\d+)$/.exec(entry)?.[1]);
+    if (pid && !existsSync(`/proc/${pid}`)) rmSync(join(parent, entry), { recursive: true, force: true });
+  }
+}
+
+export function removeBuild(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface HubmirrorProcess {
+  url: string;
+  pid: number;
+  /** Its stdout/stderr (the JSON log). */
+  logPath: string;
+  /** Its log lines at level warn and above (the first `max`). */
+  warnings(max?: number): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export async function startHubmirror(opts: {
+  buildDir: string;
+  upstream: string;
+  data: string;
+  /** Node flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+}): Promise<HubmirrorProcess> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  mkdirSync(opts.data, { recursive: true });
+  const logPath = join(opts.data, "..", "hubmirror.log");
+  const out = openSync(logPath, "a");
+  const args = [
+    ...(opts.nodeArgs ?? []),
+    join(opts.buildDir, "cli.js"),
+    "serve",
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--data",
+    opts.data,
+    "--upstream",
+    opts.upstream,
+  ];
+  // setpriv: the kernel kills the mirror if the harness dies without cleaning up. It execs: same pid.
+  const child: ChildProcess = spawn("setpriv", ["--pdeathsig", "KILL", "--", process.execPath, ...args], {
+    env: { ...process.env, NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1" },
+    stdio: ["ignore", out, out],
+  });
+  const exited = once(child, "exit");
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`hubmirror exited during startup; see ${logPath}`);
+    }
+    const up = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`hubmirror not answering after ${START_TIMEOUT_MS} ms; see ${logPath}`);
+    }
+    await sleep(50);
+  }
+  return {
+    url,
+    pid: child.pid as number,
+    logPath,
+    async warnings(max = 50) {
+      const out: string[] = [];
+      for await (const line of createInterface({ input: createReadStream(logPath) })) {
+        const level = Number(/"level":(\d+)/.exec(line)?.[1] ?? 50); // not JSON: a crash trace, keep it
+        if (level >= 40 && out.length < max) out.push(line);
+      }
+      return out;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      child.kill("SIGTERM");
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,182 @@
+// Rows, targets, the printed table and the JSON file.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release } from "node:os";
+import { dirname } from "node:path";
+import type { Options } from "./options.js";
+
+export interface Row {
+  id: string;
+  label: string;
+  unit: string;
+  /** Which direction is better; "none" for counts that are checks rather than speeds. */
+  better: "higher" | "lower" | "none";
+  hubmirror: number;
+  registry: number;
+  /** A third party measured in the same run: nginx (ceiling) or the upstream itself. */
+  reference?: { name: string; value: number };
+}
+
+export interface TargetResult {
+  target: string;
+  value: string;
+  met: boolean;
+}
+
+export const ratioOf = (row: Row) => (row.registry === 0 ? Number.NaN : row.hubmirror / row.registry);
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return "—";
+  if (Number.isInteger(n)) return String(n);
+  if (Math.abs(n) >= 100) return n.toFixed(0);
+  if (Math.abs(n) >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+const fmtRatio = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : "—");
+
+/** The issue's targets, for the rows that were measured. */
+export function evaluateTargets(rows: Row[]): TargetResult[] {
+  const by = new Map(rows.map((r) => [r.id, r]));
+  const out: TargetResult[] = [];
+  const check = (ids: string[], target: string, fn: (...r: Row[]) => [string, boolean]) => {
+    const rs = ids.map((id) => by.get(id));
+    if (rs.some((r) => r === undefined)) return;
+    const [value, met] = fn(...(rs as Row[]));
+    out.push({ target, value, met });
+  };
+  const ratioAtLeast = (r: Row, want: number): [string, boolean] => [
+    fmtRatio(ratioOf(r)),
+    ratioOf(r) >= want,
+  ];
+  check(["warm.mibs"], "warm blob ≥ 1.0× registry:2", (r) => ratioAtLeast(r, 1));
+  check(["warm.mibs"], "warm blob ≥ 0.7× nginx sendfile", (r) => {
+    const x = r.hubmirror / (r.reference?.value ?? Number.NaN);
+    return [fmtRatio(x), x >= 0.7];
+  });
+  check(["cold.mibs"], "cold blob ≥ 1.0× registry:2", (r) => ratioAtLeast(r, 1));
+  check(["cold.upstreamGets"], "cold blob: exactly 1 upstream GET", (r) => [
+    fmt(r.hubmirror),
+    r.hubmirror === 1,
+  ]);
+  check(["cold.ttfb"], "cold TTFB ≤ upstream TTFB + 5 ms", (r) => {
+    const up = r.reference?.value ?? Number.NaN;
+    return [`${fmt(r.hubmirror)} ms vs ${fmt(up)} + 5 ms`, r.hubmirror <= up + 5];
+  });
+  check(["herd.wall"], "32 clients, uncached blob: wall ≤ 0.5× registry:2", (r) => [
+    fmtRatio(ratioOf(r)),
+    ratioOf(r) <= 0.5,
+  ]);
+  check(["herd.upstreamGets"], "32 clients, uncached blob: exactly 1 upstream GET", (r) => [
+    fmt(r.hubmirror),
+    r.hubmirror === 1,
+  ]);
+  check(["manifest.tag.rps"], "manifest by tag (within TTL) ≥ 10× req/s", (r) => ratioAtLeast(r, 10));
+  check(["manifest.digest.rps"], "manifest by digest ≥ 3× req/s", (r) => ratioAtLeast(r, 3));
+  check(["rss.peak"], "peak RSS ≤ 150 MiB", (r) => [`${fmt(r.hubmirror)} MiB`, r.hubmirror <= 150]);
+  return out;
+}
+
+function pad(cells: string[][]): string {
+  const widths = cells[0]?.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? "").length))) ?? [];
+  return cells
+    .map((row) =>
+      row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  "),
+    )
+    .join("\n");
+}
+
+export function renderTable(rows: Row[], targets: TargetResult[]): string {
+  const head = ["metric", "unit", "hubmirror", "registry:2", "hub/reg", "reference"];
+  const body = rows.map((r) => [
+    r.label,
+    r.unit,
+    fmt(r.hubmirror),
+    fmt(r.registry),
+    fmtRatio(ratioOf(r)),
+    r.reference ? `${r.reference.name} ${fmt(r.reference.value)}` : "",
+  ]);
+  const lines = [pad([head, ...body])];
+  if (targets.length > 0) {
+    lines.push("", "targets (issue 4):");
+    for (const t of targets) lines.push(`  ${t.met ? "met   " : "MISSED"}  ${t.target}: ${t.value}`);
+  }
+  return lines.join("\n");
+}
+
+/** Markdown version of the table, for bench/README.md. */
+export function renderMarkdown(rows: Row[], targets: TargetResult[]): string {
+  const lines = [
+    "| metric | unit | hubmirror | registry:2 | hub/reg | reference |",
+    "|---|---|--:|--:|--:|--:|",
+  ];
+  for (const r of rows) {
+    const ref = r.reference ? `${r.reference.name} ${fmt(r.reference.value)}` : "";
+    lines.push(
+      `| ${r.label} | ${r.unit} | ${fmt(r.hubmirror)} | ${fmt(r.registry)} | ${fmtRatio(ratioOf(r))} | ${ref} |`,
+    );
+  }
+  lines.push("", "| target | value | |", "|---|---|---|");
+  for (const t of targets) lines.push(`| ${t.target} | ${t.value} | ${t.met ? "met" : "**missed**"} |`);
+  return lines.join("\n");
+}
+
+export interface Results {
+  startedAt: string;
+  finishedAt: string;
+  mode: "full" | "smoke";
+  options: Omit<Options, "only"> & { only: string[] };
+  /** The hubmirror that was measured: HEAD and whether src/ had uncommitted changes at build time. */
+  revision: { commit: string; srcDirty: boolean };
+  machine: { cpus: number; cpuModel: string; node: string; kernel: string; loadavg: number[] };
+  rows: (Row & { ratio: number | null })[];
+  targets: TargetResult[];
+  errors: { scenario: string; error: string }[];
+  details: Record<string, unknown>;
+}
+
+export function buildResults(
+  opts: Options,
+  revision: Results["revision"],
+  startedAt: Date,
+  rows: Row[],
+  errors: Results["errors"],
+  details: Record<string, unknown>,
+): Results {
+  return {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    mode: opts.smoke ? "smoke" : "full",
+    options: { ...opts, only: [...opts.only] },
+    revision,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "",
+      node: process.version,
+      kernel: release(),
+      loadavg: loadavg(),
+    },
+    rows: rows.map((r) => {
+      const ratio = ratioOf(r);
+      return { ...r, ratio: Number.isFinite(ratio) ? ratio : null };
+    }),
+    targets: evaluateTargets(rows),
+    errors,
+    details,
+  };
+}
+
+export function writeResults(path: string, results: Results): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+// `node --import tsx bench/report.ts RESULTS.json`: the Markdown table of a saved run (for bench/README.md).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const file = process.argv[2];
+  if (!file) {
+    process.stderr.write("usage: report.ts RESULTS.json\n");
+    process.exit(2);
+  }
+  const results = JSON.parse(readFileSync(file, "utf8")) as Results;
+  process.stdout.write(`${renderMarkdown(results.rows, results.targets)}\n`);
+}

@@ -1,0 +1,91 @@
+// What every scenario gets, and small helpers they share.
+import type { TestImage } from "../../test/fixtures/images.js";
+import type { AccessRecord } from "../../test/fixtures/upstream-registry.js";
+import { type Env, layerOf, type Mirror } from "../env.js";
+import { AGENT } from "../http.js";
+import type { Options } from "../options.js";
+import type { Row } from "../report.js";
+
+export interface Ctx {
+  env: Env;
+  opts: Options;
+  log: (msg: string) => void;
+  /** Resolves once both mirrors are idle (see `quiesce`): before each measurement, before counting requests. */
+  quiet: () => Promise<void>;
+}
+
+export interface ScenarioResult {
+  rows: Row[];
+  details: unknown;
+}
+
+export const MIB = 1024 * 1024;
+
+export function sizeLabel(bytes: number): string {
+  return bytes >= MIB ? `${Math.round(bytes / MIB)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+}
+
+/** The API path of an image's layer blob, and that blob. */
+export function blobOf(img: TestImage): { path: string; digest: string; size: number; file: string } {
+  const layer = layerOf(img);
+  return {
+    path: `/v2/${img.repo}/blobs/${layer.digest}`,
+    digest: layer.digest,
+    size: layer.size,
+    file: layer.path,
+  };
+}
+
+/** Distribution's proxy sends Go's default User-Agent; hubmirror anything else. */
+const REGISTRY_AGENT = /^Go-http-client\//;
+
+export function sentBy(mirror: Mirror["name"], r: AccessRecord): boolean {
+  if (r.userAgent === AGENT) return false;
+  return REGISTRY_AGENT.test(r.userAgent) === (mirror === "registry:2");
+}
+
+/**
+ * Upstream requests that `mirror` made since the last clearAccessLog and that `match`, once both mirrors are idle:
+ * requests are logged when they complete, and a proxy may still be fetching after its client is done.
+ */
+export async function upstreamRequests(
+  ctx: Ctx,
+  mirror: Mirror["name"],
+  match: (r: AccessRecord) => boolean,
+): Promise<AccessRecord[]> {
+  await ctx.quiet();
+  return (await ctx.env.upstream.accessLog()).filter((r) => sentBy(mirror, r) && match(r));
+}
+
+export const gets = (records: AccessRecord[]) => records.filter((r) => r.method === "GET").length;
+
+/** A row from per-mirror values. */
+export function row(
+  id: string,
+  label: string,
+  unit: string,
+  better: Row["better"],
+  values: Record<Mirror["name"], number>,
+  reference?: Row["reference"],
+): Row {
+  return {
+    id,
+    label,
+    unit,
+    better,
+    hubmirror: values.hubmirror,
+    registry: values["registry:2"],
+    ...(reference && { reference }),
+  };
+}
+
+/** Applies `fn` to each mirror's samples. */
+export function perMirror<T>(
+  samples: Map<string, T[]>,
+  fn: (values: T[]) => number,
+): Record<Mirror["name"], number> {
+  return {
+    hubmirror: fn(samples.get("hubmirror") ?? []),
+    "registry:2": fn(samples.get("registry:2") ?? []),
+  };
+}
