@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
 import { Agent, type Dispatcher, request } from "undici";
@@ -16,6 +16,7 @@ import { MiB } from "./fixtures/blob-store.js";
 import { buildCatalogue, makeBlobImage, pushImage, type TestImage } from "./fixtures/images.js";
 import { startTokenServer, type TokenServer } from "./fixtures/token-server.js";
 import { startUpstreamRegistry, type UpstreamRegistry } from "./fixtures/upstream-registry.js";
+import { verifiedStore } from "./fixtures/verify-store.js";
 import { MirrorProcess } from "./mirror-process.js";
 
 const pusher = { username: "pusher", password: "s3cret" };
@@ -119,7 +120,7 @@ function assertPulled(target: Target, got: Pulled): void {
   assert.deepEqual(got, { status: 200, digest: target.digest, size: target.size }, target.path);
 }
 
-async function sha256File(path: string): Promise<string> {
+async function _sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk);
   return hash.digest("hex");
@@ -146,20 +147,8 @@ async function assertNoTempFiles(): Promise<void> {
   for (const dir of tempDirs()) assert.deepEqual(await listDir(dir), [], `temp files left in ${dir}`);
 }
 
-/** (b) Every committed file under blobs/sha256 sits at `<hex[0:2]>/<hex>/data` and hashes to that hex; their digests. */
-async function verifyCommittedBlobs(): Promise<Set<string>> {
-  const root = join(data, "storage", "blobs", "sha256");
-  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(noEntries);
-  const verified = new Set<string>();
-  for (const entry of entries.filter((e) => e.isFile())) {
-    const rel = relative(root, join(entry.parentPath, entry.name));
-    const hex = /^([0-9a-f]{2})\/(\1[0-9a-f]{62})\/data$/.exec(rel)?.[2];
-    assert.ok(hex, `unexpected file in the blob store: blobs/sha256/${rel}`);
-    assert.equal(await sha256File(join(root, rel)), hex, `blobs/sha256/${rel} does not hash to its digest`);
-    verified.add(`sha256:${hex}`);
-  }
-  return verified;
-}
+/** (b) Every committed file under blobs/sha256 sits at `<hex[0:2]>/<hex>/data` and hashes to that hex. */
+const verifyCommittedBlobs = () => verifiedStore(data);
 
 interface TagRow {
   registry: string;

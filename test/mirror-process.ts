@@ -15,6 +15,8 @@ export interface MirrorOptions {
   upstream: string;
   /** Data directory; kept across restarts. */
   data: string;
+  /** A YAML config file (`--config`); flags above still win. */
+  config?: string;
 }
 
 /** `name{a="b",…} value` lines of a Prometheus text exposition: the sum of the series that carry `labels`. */
@@ -52,8 +54,9 @@ export class MirrorProcess {
 
   /** Starts an instance on the data directory and waits until it listens. */
   async start(): Promise<void> {
-    const { upstream, data } = this.options;
+    const { upstream, data, config } = this.options;
     const args = ["--import", "tsx", "src/cli.ts", "serve", "--listen", "127.0.0.1:0", "--data", data];
+    if (config) args.push("--config", config);
     // setpriv: the kernel kills the mirror if the test process dies without running its after hooks.
     const child = spawn(
       "setpriv",

@@ -14,14 +14,20 @@ export function exec(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { env, timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) {
-        const status = err.killed ? "timed out" : `exit ${err.code ?? err.signal}`;
-        reject(new Error(`${cmd} ${args.join(" ")}: ${status}\n${stderr.trim()}`));
-      } else {
-        resolve(stdout);
-      }
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { env, timeout: 120_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        // podman exits 0 on the timeout's SIGTERM: a killed command has failed whatever its exit code.
+        if (err || child.killed) {
+          const status = child.killed ? "timed out" : `exit ${err?.code ?? err?.signal}`;
+          reject(new Error(`${cmd} ${args.join(" ")}: ${status}\n${stderr.trim()}`));
+        } else {
+          resolve(stdout);
+        }
+      },
+    );
   });
 }
 

@@ -2,10 +2,10 @@
 // auth, holding the fixture catalogue), hubmirror as a child process in front of it, and the four real clients with
 // hubmirror as their docker.io mirror. Run only inside test/netns-run.sh: with no route off the machine, a client
 // that falls back to registry-1.docker.io fails instead of passing.
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readdir, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+export { verifiedStore } from "../fixtures/verify-store.js";
+
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { stringify } from "yaml";
 import { Containerd } from "../clients/containerd.js";
 import { Dockerd } from "../clients/dockerd.js";
@@ -63,16 +63,14 @@ export interface Mirror {
 
 /**
  * hubmirror in front of `upstream`, with `config` (YAML keys of src/config/schema.ts) on top of the defaults.
- * MirrorProcess passes --listen, --data and --upstream; the rest comes from the file the CLI reads from
- * HUBMIRROR_CONFIG, set for this whole test process (each test file runs in its own).
+ * MirrorProcess passes --listen, --data and --upstream; the rest comes from a config file.
  */
 export async function startMirror(upstream: string, config: Record<string, unknown> = {}): Promise<Mirror> {
   const dir = await tempDir("e2e-mirror");
   const file = join(dir, "hubmirror.yaml");
   await writeFile(file, stringify(config));
-  process.env.HUBMIRROR_CONFIG = file;
   const data = join(dir, "data");
-  const mirrorProcess = await MirrorProcess.start({ upstream, data }).catch(async (err) => {
+  const mirrorProcess = await MirrorProcess.start({ upstream, data, config: file }).catch(async (err) => {
     await removeTree(dir);
     throw err;
   });
@@ -119,24 +117,4 @@ export class Clients {
   async stop(): Promise<void> {
     await Promise.allSettled([this.dockerd, this.containerd, this.podman, this.skopeo].map((c) => c.stop()));
   }
-}
-
-/**
- * Every blob file in the mirror's store: asserts each sits at `blobs/sha256/<hex[0:2]>/<hex>/data` and hashes to
- * that hex, and returns their digests.
- */
-export async function verifiedStore(data: string): Promise<Set<string>> {
-  const root = join(data, "storage", "blobs", "sha256");
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  const digests = new Set<string>();
-  for (const entry of entries.filter((e) => e.isFile())) {
-    const rel = relative(root, join(entry.parentPath, entry.name));
-    const hex = /^([0-9a-f]{2})\/(\1[0-9a-f]{62})\/data$/.exec(rel)?.[2];
-    if (!hex) throw new Error(`unexpected file in the blob store: blobs/sha256/${rel}`);
-    const hash = createHash("sha256");
-    for await (const chunk of createReadStream(join(root, rel))) hash.update(chunk as Buffer);
-    if (hash.digest("hex") !== hex) throw new Error(`blobs/sha256/${rel} does not hash to its digest`);
-    digests.add(`sha256:${hex}`);
-  }
-  return digests;
 }
