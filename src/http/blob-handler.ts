@@ -2,6 +2,7 @@ import { pipeline } from "node:stream/promises";
 import { parseDigest } from "../reference/reference.js";
 import type { RequestContext, Services } from "./context.js";
 import { parseRange } from "./range.js";
+import { sendFile } from "./send-file.js";
 
 /** GET/HEAD /v2/<name>/blobs/<digest>: streams from storage or from the in-flight download, Range included. */
 export async function handleBlob(s: Services, ctx: RequestContext, rawDigest: string): Promise<void> {
@@ -32,20 +33,28 @@ export async function handleBlob(s: Services, ctx: RequestContext, rawDigest: st
   const range = parseRange(ctx.req.headers.range, blob.size);
   const start = range?.start ?? 0;
   const length = range ? range.end - range.start + 1 : blob.size;
-  const body = await blob.open(start, length);
-  if (range) {
-    res.writeHead(206, {
-      ...headers,
-      "Content-Length": length,
-      "Content-Range": `bytes ${range.start}-${range.end}/${blob.size}`,
-    });
-  } else {
-    res.writeHead(200, { ...headers, "Content-Length": length });
-  }
-  body.on("data", (chunk: Buffer) => {
-    ctx.bytes += chunk.length;
-  });
+  const head = () => {
+    if (range) {
+      res.writeHead(206, {
+        ...headers,
+        "Content-Length": length,
+        "Content-Range": `bytes ${range.start}-${range.end}/${blob.size}`,
+      });
+    } else {
+      res.writeHead(200, { ...headers, "Content-Length": length });
+    }
+  };
+  const sent = (n: number) => {
+    ctx.bytes += n;
+  };
   try {
+    if (blob.localFile) {
+      await sendFile(res, blob.localFile, { start, length }, head, sent);
+      return;
+    }
+    const body = await blob.open(start, length);
+    head();
+    body.on("data", (chunk: Buffer) => sent(chunk.length));
     await pipeline(body, res);
   } finally {
     s.metrics.servedBytes.inc({ kind: "blob" }, ctx.bytes);

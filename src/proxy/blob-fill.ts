@@ -99,9 +99,9 @@ export class BlobFill {
         readPath = spoolPath;
       }
       this.readHandle = await open(readPath, "r");
-      const sink = async (batch: Buffer, offset: number) => {
+      const sink = async (batch: Buffer[], offset: number) => {
         await writer.write(batch);
-        if (spool) await spool.write(batch, 0, batch.length, offset);
+        if (spool) await spool.writev(batch, offset);
       };
       const tail = new FillTail(sink, this.readHandle);
       this.tail = tail;

@@ -18,7 +18,7 @@ it("serves every byte, from memory near the head and from the file behind it", a
   let writes = 0;
   const tail = new FillTail(async (batch, offset) => {
     writes++;
-    await w.write(batch, 0, batch.length, offset);
+    await w.writev(batch, offset);
   }, r);
   const data = randomBytes(40 << 20);
   for (let i = 0; i < data.length; i += 64 << 10) await tail.append(data.subarray(i, i + (64 << 10)));

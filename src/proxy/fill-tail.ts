@@ -4,8 +4,10 @@ import type { FileHandle } from "node:fs/promises";
 const KEEP_BYTES = 8 << 20;
 /** Received but unwritten bytes above which the download waits for the disk, until they are down to half. */
 const MAX_PENDING_BYTES = 16 << 20;
-/** Largest single disk write; batches form while a write is in flight. */
+/** Largest single disk write (one writev); batches form while a write is in flight. */
 const MAX_BATCH_BYTES = 4 << 20;
+/** Well under IOV_MAX (1024), the most buffers one writev takes. */
+const MAX_BATCH_CHUNKS = 512;
 
 /**
  * The bytes of one download: the most recent in memory, every earlier one in a file. Writes are batched (while one
@@ -25,7 +27,7 @@ export class FillTail {
   private resume: (() => void) | undefined;
 
   constructor(
-    private readonly sink: (batch: Buffer, offset: number) => Promise<void>,
+    private readonly sink: (batch: Buffer[], offset: number) => Promise<void>,
     private readonly file: FileHandle,
   ) {}
 
@@ -61,9 +63,9 @@ export class FillTail {
   private async flush(): Promise<void> {
     try {
       while (this.pending.length > 0) {
-        const batch = this.takeBatch();
+        const [batch, bytes] = this.takeBatch();
         await this.sink(batch, this.written);
-        this.written += batch.length;
+        this.written += bytes;
         this.trim();
         this.wakeWriter(false);
       }
@@ -75,19 +77,19 @@ export class FillTail {
     }
   }
 
-  private takeBatch(): Buffer {
+  private takeBatch(): [Buffer[], number] {
     let n = 0;
     let bytes = 0;
     while (
       n < this.pending.length &&
-      (n === 0 || bytes + (this.pending[n] as Buffer).length <= MAX_BATCH_BYTES)
+      (n === 0 || (n < MAX_BATCH_CHUNKS && bytes + (this.pending[n] as Buffer).length <= MAX_BATCH_BYTES))
     ) {
       bytes += (this.pending[n] as Buffer).length;
       n++;
     }
     const taken = this.pending.splice(0, n);
     this.pendingBytes -= bytes;
-    return taken.length === 1 ? (taken[0] as Buffer) : Buffer.concat(taken, bytes);
+    return [taken, bytes];
   }
 
   /** Drops written chunks from memory beyond what readers near the head may still want. */

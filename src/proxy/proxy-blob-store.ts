@@ -18,6 +18,8 @@ export interface BlobHandle {
   redirectURL?: string | undefined;
   /** `length` bytes from `offset`, following an in-flight download when there is one. */
   open(offset: number, length: number): Promise<Readable>;
+  /** The committed local file, when storage keeps one: sent without a stream. */
+  localFile?: string | undefined;
 }
 
 export interface ProxyBlobOptions {
@@ -82,6 +84,7 @@ export class ProxyBlobStore {
       size: st.size,
       result: "hit",
       redirectURL: await this.o.driver.redirectURL(path),
+      localFile: this.o.driver.localFile?.(path),
       open: (offset, length) => this.o.driver.reader(path, offset, length),
     };
   }

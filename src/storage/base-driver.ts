@@ -17,6 +17,13 @@ export class BaseDriver implements StorageDriver {
     private readonly metrics?: Metrics,
   ) {
     this.name = inner.name;
+    const localFile = inner.localFile?.bind(inner);
+    if (localFile) {
+      this.localFile = (path) => {
+        this.check(path);
+        return localFile(path);
+      };
+    }
   }
 
   stat(path: string): Promise<FileInfo | undefined> {
@@ -60,6 +67,8 @@ export class BaseDriver implements StorageDriver {
   redirectURL(path: string): Promise<string | undefined> {
     return this.timed("redirectURL", path, () => this.inner.redirectURL(path));
   }
+
+  localFile?(path: string): string;
 
   private check(path: string): void {
     if (!PATH_RE.test(path) || path.includes("..")) throw new InvalidPathError(this.name, path);

@@ -62,6 +62,17 @@ export function runDriverSuite(name: string, create: () => Promise<StorageDriver
       assert.equal(last, 4);
     });
 
+    it("writes several buffers as one, in order", async () => {
+      const d = await fresh();
+      const w = await d.writer("/v");
+      await w.write([Buffer.from("ab"), Buffer.from("cd")]);
+      await w.write(Buffer.from("e"));
+      await w.write([]);
+      assert.equal(w.size, 5);
+      await w.commit();
+      assert.equal((await d.getContent("/v")).toString(), "abcde");
+    });
+
     it("hides a writer's bytes until commit and drops them on cancel", async () => {
       const d = await fresh();
       const w = await d.writer("/w");

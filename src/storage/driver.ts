@@ -21,6 +21,11 @@ export interface StorageDriver {
   list(path: string): Promise<string[]>;
   /** A URL the client may fetch the content from, or undefined for "serve it yourself". */
   redirectURL(path: string): Promise<string | undefined>;
+  /**
+   * The local file that holds `path`, for drivers that store content as local files: lets the HTTP layer send it
+   * with reused buffers instead of a stream that allocates one per chunk.
+   */
+  localFile?(path: string): string;
 }
 
 export interface FileInfo {
@@ -31,7 +36,8 @@ export interface FileInfo {
 }
 
 export interface FileWriter {
-  write(chunk: Buffer): Promise<void>;
+  /** Appends the bytes; several buffers are written as one (writev), without concatenating them. */
+  write(data: Buffer | readonly Buffer[]): Promise<void>;
   /** Bytes written so far. */
   readonly size: number;
   /**

@@ -110,6 +110,24 @@ export class FsDriver implements StorageDriver {
   async redirectURL(): Promise<string | undefined> {
     return undefined;
   }
+
+  localFile(path: string): string {
+    return this.full(path);
+  }
+}
+
+/** What is left of `chunks` after the first `n` bytes (a short write). */
+function afterBytes(chunks: Buffer[], n: number): Buffer[] {
+  let skip = n;
+  const rest: Buffer[] = [];
+  for (const c of chunks) {
+    if (skip >= c.length) skip -= c.length;
+    else {
+      rest.push(skip > 0 ? c.subarray(skip) : c);
+      skip = 0;
+    }
+  }
+  return rest;
 }
 
 class FsWriter implements FileWriter {
@@ -122,13 +140,13 @@ class FsWriter implements FileWriter {
     private readonly target: string,
   ) {}
 
-  async write(chunk: Buffer): Promise<void> {
-    let done = 0;
-    while (done < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done, this.size + done);
-      done += bytesWritten;
+  async write(data: Buffer | readonly Buffer[]): Promise<void> {
+    let chunks = Buffer.isBuffer(data) ? [data] : [...data];
+    while (chunks.length > 0) {
+      const { bytesWritten } = await this.handle.writev(chunks, this.size);
+      this.size += bytesWritten;
+      chunks = afterBytes(chunks, bytesWritten);
     }
-    this.size += chunk.length;
   }
 
   async commit(): Promise<void> {

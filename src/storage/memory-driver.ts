@@ -51,9 +51,11 @@ export class MemoryDriver implements StorageDriver {
       get size() {
         return size;
       },
-      write: async (chunk) => {
-        chunks.push(Buffer.from(chunk));
-        size += chunk.length;
+      write: async (data) => {
+        for (const chunk of Buffer.isBuffer(data) ? [data] : data) {
+          chunks.push(Buffer.from(chunk));
+          size += chunk.length;
+        }
       },
       commit: async () => this.putContent(path, Buffer.concat(chunks)),
       cancel: async () => {
