@@ -1,8 +1,6 @@
-import { pipeline } from "node:stream/promises";
 import { parseDigest } from "../reference/reference.js";
 import type { RequestContext, Services } from "./context.js";
 import { parseRange } from "./range.js";
-import { sendFile } from "./send-file.js";
 
 /** GET/HEAD /v2/<name>/blobs/<digest>: streams from storage or from the in-flight download, Range included. */
 export async function handleBlob(s: Services, ctx: RequestContext, rawDigest: string): Promise<void> {
@@ -33,7 +31,7 @@ export async function handleBlob(s: Services, ctx: RequestContext, rawDigest: st
   const range = parseRange(ctx.req.headers.range, blob.size);
   const start = range?.start ?? 0;
   const length = range ? range.end - range.start + 1 : blob.size;
-  const head = () => {
+  const begin = () => {
     if (range) {
       res.writeHead(206, {
         ...headers,
@@ -44,18 +42,17 @@ export async function handleBlob(s: Services, ctx: RequestContext, rawDigest: st
       res.writeHead(200, { ...headers, "Content-Length": length });
     }
   };
-  const sent = (n: number) => {
-    ctx.bytes += n;
-  };
+  const sink = (chunk: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      res.write(chunk, (err) => {
+        if (err) return reject(err);
+        ctx.bytes += chunk.length;
+        resolve();
+      });
+    });
   try {
-    if (blob.localFile) {
-      await sendFile(res, blob.localFile, { start, length }, head, sent);
-      return;
-    }
-    const body = await blob.open(start, length);
-    head();
-    body.on("data", (chunk: Buffer) => sent(chunk.length));
-    await pipeline(body, res);
+    await blob.send({ start, length, begin, sink });
+    res.end();
   } finally {
     s.metrics.servedBytes.inc({ kind: "blob" }, ctx.bytes);
   }

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { type FileHandle, open, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
@@ -9,8 +8,7 @@ import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.
 import type { StorageDriver } from "../storage/driver.js";
 import type { BlobBody } from "../upstream/upstream.js";
 import { FillTail } from "./fill-tail.js";
-
-const READ_CHUNK = 1 << 20;
+import { BufferPair, pump, type RangeRequest } from "./send-range.js";
 
 export interface FillOptions {
   digest: Digest;
@@ -107,7 +105,6 @@ export class BlobFill {
       this.tail = tail;
       const hash = createHash(digestAlgorithm(digest));
       await this.download(tail, hash);
-      await tail.drain();
       const actual = hash.digest("hex");
       if (actual !== digestHex(digest)) {
         throw new BlobMismatchError(
@@ -116,6 +113,7 @@ export class BlobFill {
       }
       this.verified = true;
       this.wake();
+      await tail.drain();
       await writer.commit();
       this.state = "committed";
     } catch (err) {
@@ -190,62 +188,52 @@ export class BlobFill {
     h.close().catch(() => {});
   }
 
-  /** A stream of bytes [start, end] that follows the download as it grows. */
-  async createReader(start: number, end: number): Promise<Readable> {
-    if (this.state === "committed" && !this.readHandle) {
-      return this.o.driver.reader(this.o.path, start, end - start + 1);
-    }
+  /**
+   * Sends bytes [start, start + length) into the sink, following the download as it grows: from memory near the
+   * head, else from the file into reused buffers. One write in flight per reader is its backpressure.
+   */
+  async send(r: RangeRequest, committed: (r: RangeRequest) => Promise<void>): Promise<void> {
     const tail = this.tail;
-    if (this.state === "failed" || !tail) {
+    if (this.state === "committed" && !this.readHandle) return committed(r);
+    if ((this.state === "failed" && !this.verified) || !tail) {
       throw this.error ?? new RegistryError("BLOB_UNKNOWN", "blob download failed");
     }
     this.readers++;
-    let pos = start;
-    let pumping = false;
-    const size = this.size ?? 0;
-    const reader: Readable = new Readable({
-      highWaterMark: READ_CHUNK,
-      read: () => {
-        // One pump at a time; it clears the flag itself, synchronously, when it stops for backpressure.
-        if (pumping) return;
-        pumping = true;
-        pump().catch((err: Error) => reader.destroy(err));
-      },
-      destroy: (err, cb) => {
-        this.readers--;
-        this.settle();
-        cb(err);
-      },
-    });
-    const pump = async (): Promise<void> => {
-      for (;;) {
-        // Verified bytes stay good even if the commit fails afterwards (the read handle keeps the file).
-        if (this.state === "failed" && !this.verified) throw this.error ?? new Error("blob download failed");
-        const complete = this.verified;
-        if (pos > end) {
-          // A reader that ends with the blob's last byte gets that byte only once the digest matched: a client
-          // must never see a complete body of bad bytes. Ranges that end earlier can't be verified by anyone.
-          if (end === size - 1 && !complete) {
+    try {
+      r.begin();
+      const pair = new BufferPair();
+      const size = this.size ?? 0;
+      const end = r.start + r.length - 1;
+      let pos = r.start;
+      await pump(r.sink, async () => {
+        for (;;) {
+          // Verified bytes stay good even if the commit fails afterwards (the read handle keeps the file).
+          if (this.state === "failed" && !this.verified)
+            throw this.error ?? new Error("blob download failed");
+          if (pos > end) {
+            // A reader that ends with the blob's last byte gets that byte only once the digest matched: a client
+            // must never see a complete body of bad bytes. Ranges that end earlier can't be verified by anyone.
+            if (end === size - 1 && !this.verified) {
+              await this.progress();
+              continue;
+            }
+            return undefined;
+          }
+          const released = this.verified ? tail.received : Math.min(tail.received, size - 1);
+          const available = Math.min(released, end + 1) - pos;
+          if (available <= 0) {
             await this.progress();
             continue;
           }
-          reader.push(null);
-          return;
+          const chunk = await tail.read(pos, Math.min(BufferPair.CHUNK, available), pair);
+          pos += chunk.length;
+          return chunk;
         }
-        const released = complete ? tail.received : Math.min(tail.received, size - 1);
-        const available = Math.min(released, end + 1) - pos;
-        if (available <= 0) {
-          await this.progress();
-          continue;
-        }
-        const chunk = await tail.read(pos, Math.min(READ_CHUNK, available));
-        pos += chunk.length;
-        if (!reader.push(chunk)) {
-          pumping = false;
-          return;
-        }
-      }
-    };
-    return reader;
+      });
+      pair.release();
+    } finally {
+      this.readers--;
+      this.settle();
+    }
   }
 }

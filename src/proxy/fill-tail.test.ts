@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { it } from "node:test";
 import { FillTail } from "./fill-tail.js";
+import { BufferPair } from "./send-range.js";
 
 async function tempFile() {
   const path = join(await mkdtemp(join(tmpdir(), "hubmirror-tail-")), "f");
@@ -26,7 +27,7 @@ it("serves every byte, from memory near the head and from the file behind it", a
   assert.equal(tail.written, data.length);
   assert.ok(writes < 640 / 2, `writes are batched (${writes} for 640 chunks)`);
   for (const pos of [0, 12345, 20 << 20, data.length - 100]) {
-    const got = await tail.read(pos, 1 << 20);
+    const got = await tail.read(pos, 1 << 20, new BufferPair());
     assert.ok(got.length > 0);
     assert.ok(got.equals(data.subarray(pos, pos + got.length)), `bytes at ${pos}`);
   }

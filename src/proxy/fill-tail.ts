@@ -1,4 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
+import type { BufferPair } from "./send-range.js";
 
 /** Bytes kept in memory behind the download's head, so readers near it never touch the disk. */
 const KEEP_BYTES = 8 << 20;
@@ -109,8 +110,11 @@ export class FillTail {
     }
   }
 
-  /** Up to `max` bytes at `pos` (< received): a view of memory when it is there, else read from the file. */
-  async read(pos: number, max: number): Promise<Buffer> {
+  /**
+   * Up to `max` bytes at `pos` (< received): a view of memory when it is there, else read from the file into a
+   * buffer of `pair`.
+   */
+  async read(pos: number, max: number, pair: BufferPair): Promise<Buffer> {
     if (pos >= this.tailStart) {
       let offset = this.tailStart;
       for (const chunk of this.chunks) {
@@ -120,8 +124,8 @@ export class FillTail {
       }
       return Buffer.alloc(0);
     }
-    const buf = Buffer.allocUnsafe(Math.min(max, this.written - pos));
-    const { bytesRead } = await this.file.read(buf, 0, buf.length, pos);
-    return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    const buf = pair.take();
+    const { bytesRead } = await this.file.read(buf, 0, Math.min(max, buf.length, this.written - pos), pos);
+    return buf.subarray(0, bytesRead);
   }
 }

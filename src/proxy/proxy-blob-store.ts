@@ -1,4 +1,3 @@
-import type { Readable } from "node:stream";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "../log/logger.js";
 import type { MetadataStore, RepoKey } from "../metadata/store.js";
@@ -8,6 +7,7 @@ import type { StorageDriver } from "../storage/driver.js";
 import { blobPath } from "../storage/layout.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { BlobFill, BlobMismatchError } from "./blob-fill.js";
+import { type RangeRequest, sendFileRange, sendStream } from "./send-range.js";
 
 export type CacheResult = "hit" | "miss" | "joined" | "stale";
 
@@ -16,10 +16,8 @@ export interface BlobHandle {
   result: CacheResult;
   /** Set when the storage wants the client sent elsewhere (a signed URL). */
   redirectURL?: string | undefined;
-  /** `length` bytes from `offset`, following an in-flight download when there is one. */
-  open(offset: number, length: number): Promise<Readable>;
-  /** The committed local file, when storage keeps one: sent without a stream. */
-  localFile?: string | undefined;
+  /** Sends a range into a sink, following an in-flight download when there is one. */
+  send(r: RangeRequest): Promise<void>;
 }
 
 export interface ProxyBlobOptions {
@@ -71,7 +69,7 @@ export class ProxyBlobStore {
     const p = await pending;
     if (!(p instanceof BlobFill)) return p;
     const size = await p.ready;
-    return { size, result, open: (offset, length) => p.createReader(offset, offset + length - 1) };
+    return { size, result, send: (r) => p.send(r, (again) => this.sendStored(digest, again)) };
   }
 
   private async local(key: RepoKey, digest: Digest): Promise<BlobHandle | undefined> {
@@ -84,9 +82,16 @@ export class ProxyBlobStore {
       size: st.size,
       result: "hit",
       redirectURL: await this.o.driver.redirectURL(path),
-      localFile: this.o.driver.localFile?.(path),
-      open: (offset, length) => this.o.driver.reader(path, offset, length),
+      send: (r) => this.sendStored(digest, r),
     };
+  }
+
+  /** A committed blob: from its local file with reused buffers when the driver has one, else as a stream. */
+  private sendStored(digest: Digest, r: RangeRequest): Promise<void> {
+    const path = blobPath(digest);
+    const file = this.o.driver.localFile?.(path);
+    if (file) return sendFileRange(file, r);
+    return sendStream(() => this.o.driver.reader(path, r.start, r.length), r);
   }
 
   private async startFill(key: RepoKey, digest: Digest): Promise<BlobFill | BlobHandle> {
