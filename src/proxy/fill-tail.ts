@@ -2,9 +2,9 @@ import type { FileHandle } from "node:fs/promises";
 import type { BufferPair } from "./send-range.js";
 
 /** Bytes kept in memory behind the download's head, so readers near it never touch the disk. */
-const KEEP_BYTES = 8 << 20;
+const KEEP_BYTES = 4 << 20;
 /** Received but unwritten bytes above which the download waits for the disk, until they are down to half. */
-const MAX_PENDING_BYTES = 16 << 20;
+const MAX_PENDING_BYTES = 8 << 20;
 /** Largest single disk write (one writev); batches form while a write is in flight. */
 const MAX_BATCH_BYTES = 4 << 20;
 /** Well under IOV_MAX (1024), the most buffers one writev takes. */
