@@ -122,6 +122,13 @@ export class MirrorProcess {
     clearTimeout(timer);
   }
 
+  /** Resolves once no blob download is in progress: a fill commits just after its clients got the last byte. */
+  async settled(): Promise<void> {
+    for (let i = 0; i < 400 && (await this.metric("hubmirror_blob_fills_in_flight")) > 0; i++) {
+      await new Promise((ok) => setTimeout(ok, 25));
+    }
+  }
+
   /** One counter from `/metrics` (summed over the series that carry `labels`). */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
     const res = await fetch(`${this.url}/metrics`);

@@ -42,17 +42,23 @@ export async function handleBlob(s: Services, ctx: RequestContext, rawDigest: st
       res.writeHead(200, { ...headers, "Content-Length": length });
     }
   };
+  let unsent = length;
   const sink = (chunk: Buffer) =>
     new Promise<void>((resolve, reject) => {
-      res.write(chunk, (err) => {
+      const done = (err?: Error | null) => {
         if (err) return reject(err);
         ctx.bytes += chunk.length;
         resolve();
-      });
+      };
+      unsent -= chunk.length;
+      // The last chunk ends the response in the same write: a client that closes as soon as it has every byte
+      // (dockerd, podman: Connection: close) must not find the response still open.
+      if (unsent === 0) res.end(chunk, done);
+      else res.write(chunk, done);
     });
   try {
     await blob.send({ start, length, begin, sink });
-    res.end();
+    if (!res.writableEnded) res.end();
   } finally {
     s.metrics.servedBytes.inc({ kind: "blob" }, ctx.bytes);
   }

@@ -50,6 +50,7 @@ describe("real clients pull every image format through hubmirror", { timeout: 12
   }
 
   test("every blob hubmirror fetched was fetched once, and committed", async () => {
+    await mirror.process.settled();
     const fills = await mirror.process.metric("hubmirror_blob_fills_total", { outcome: "committed" });
     const all = new Set(hub.images.flatMap((img: TestImage) => img.blobs.map((b) => b.digest)));
     assert.equal(fills, all.size);
