@@ -5,6 +5,7 @@ import type { TestImage } from "../../test/fixtures/images.js";
 import { getOk } from "../http.js";
 import { alternate, median, mibPerS } from "../measure.js";
 import {
+  beginMeasurement,
   blobOf,
   type Ctx,
   gets,
@@ -33,9 +34,7 @@ export async function blobCold(ctx: Ctx): Promise<ScenarioResult> {
       const d = await getOk(env.upstream.url + blob.path, { length: blob.size });
       direct.push({ mibs: mibPerS(d.bytes, d.totalMs), ttfbMs: d.ttfbMs });
     }
-    await ctx.quiet();
-    await env.upstream.clearAccessLog();
-    ctx.log(`cold ${sizeLabel(blob.size)} via ${mirror.name} (round ${round + 1})`);
+    await beginMeasurement(ctx, `cold ${sizeLabel(blob.size)} via ${mirror.name} (round ${round + 1})`);
     const res = await getOk(mirror.url + blob.path, { length: blob.size });
     const upstream = await upstreamRequests(ctx, mirror.name, (r) => r.path === blob.path);
     return {

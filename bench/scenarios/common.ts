@@ -57,6 +57,16 @@ export async function upstreamRequests(
   return (await ctx.env.upstream.accessLog()).filter((r) => sentBy(mirror, r) && match(r));
 }
 
+/**
+ * Before one measurement whose upstream requests are counted: waits until both mirrors are idle, empties the
+ * upstream's access log (so that upstreamRequests sees only this measurement's requests), and logs `what`.
+ */
+export async function beginMeasurement(ctx: Ctx, what: string): Promise<void> {
+  await ctx.quiet();
+  await ctx.env.upstream.clearAccessLog();
+  ctx.log(what);
+}
+
 export const gets = (records: AccessRecord[]) => records.filter((r) => r.method === "GET").length;
 
 /** A row from per-mirror values. */

@@ -5,6 +5,7 @@ import type { TestImage } from "../../test/fixtures/images.js";
 import { concurrentGets } from "../clients.js";
 import { alternate, median, percentile } from "../measure.js";
 import {
+  beginMeasurement,
   blobOf,
   type Ctx,
   gets,
@@ -29,9 +30,10 @@ export async function herd(ctx: Ctx): Promise<ScenarioResult> {
   const n = opts.herdClients;
   const samples = await alternate(opts.rounds, env.mirrors, async (mirror, round) => {
     const blob = blobOf(env.herd[round] as TestImage);
-    await ctx.quiet();
-    await env.upstream.clearAccessLog();
-    ctx.log(`${n} clients on uncached ${sizeLabel(blob.size)} via ${mirror.name} (round ${round + 1})`);
+    await beginMeasurement(
+      ctx,
+      `${n} clients on uncached ${sizeLabel(blob.size)} via ${mirror.name} (round ${round + 1})`,
+    );
     const { wallMs, outcomes } = await concurrentGets(mirror.url + blob.path, n, { hash: true });
     const ok = outcomes.filter((o) => o.ok);
     const failures = outcomes.flatMap((o) => (o.ok ? [] : [o.error ?? "failed"]));

@@ -3,7 +3,14 @@
 import type { TestImage } from "../../test/fixtures/images.js";
 import { getOk } from "../http.js";
 import { type WrkResult, wrk } from "../measure.js";
-import { type Ctx, perMirror, row, type ScenarioResult, upstreamRequests } from "./common.js";
+import {
+  beginMeasurement,
+  type Ctx,
+  perMirror,
+  row,
+  type ScenarioResult,
+  upstreamRequests,
+} from "./common.js";
 
 /** What dockerd and containerd accept (order varies by client; a mirror must parse it). */
 const ACCEPT = [
@@ -31,9 +38,8 @@ export async function manifests(ctx: Ctx): Promise<ScenarioResult> {
     const samples = new Map<string, Sample[]>();
     // One run each (wrk already averages over its duration); the order alternates between tag and digest.
     for (const m of i % 2 === 0 ? env.mirrors : [...env.mirrors].reverse()) {
-      await ctx.quiet();
-      await env.upstream.clearAccessLog();
-      ctx.log(
+      await beginMeasurement(
+        ctx,
         `manifest by ${kind}: wrk ${opts.wrkConnections} connections ${opts.wrkSeconds} s via ${m.name}`,
       );
       const res = await wrk(`${m.url}/v2/${img.repo}/manifests/${ref}`, {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Mirror } from "../env.js";
 import {
+  beginMeasurement,
   type Ctx,
   gets,
   perMirror,
@@ -42,9 +43,7 @@ export async function skopeo(ctx: Ctx): Promise<ScenarioResult> {
     const samples = new Map<string, number[]>();
     const blobGets: Record<string, number> = {};
     for (const m of i % 2 === 0 ? env.mirrors : [...env.mirrors].reverse()) {
-      await ctx.quiet();
-      await env.upstream.clearAccessLog();
-      ctx.log(`skopeo copy of ${env.catalogue.length} images, ${phase}, via ${m.name}`);
+      await beginMeasurement(ctx, `skopeo copy of ${env.catalogue.length} images, ${phase}, via ${m.name}`);
       const times: number[] = [];
       for (const img of env.catalogue) times.push(await copy(ctx, m, img.repo));
       samples.set(m.name, times);

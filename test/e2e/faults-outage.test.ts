@@ -5,61 +5,46 @@
 // every pull meets the fault; tokens live 2 s (hubmirror keeps them 1 s), so token requests do too.
 //   bash test/netns-run.sh node --import tsx --test test/e2e/faults-outage.test.ts
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type FaultProxy, startFaultProxy } from "../fixtures/fault-proxy.js";
 import type { TestImage } from "../fixtures/images.js";
-import { MODES, type ModeName, type PullMode, pullModes, pullThrough } from "./pull-modes.js";
-import { Clients, type Hub, type Mirror, startHub, startMirror } from "./stack.js";
+import { MODES, pullThrough } from "./pull-modes.js";
+import { useStack } from "./stack.js";
 
 const STALE = { kind: "manifest", result: "stale" };
 const CACHE = "hubmirror_cache_requests_total";
 const STALE_AFTER_MS = 1000;
 
-let hub: Hub;
-let proxy: FaultProxy;
-let mirror: Mirror;
-let clients: Clients;
-let modes: Record<ModeName, PullMode>;
 /** busybox under a repository no client pulls before the 429 tests. */
 let uncached: TestImage;
 
-before(
-  async () => {
-    hub = await startHub({ expiresIn: 2 });
+const stack = useStack({
+  hub: { expiresIn: 2 },
+  prepare: async (hub) => {
     uncached = { ...hub.catalogue.busybox, repo: "library/uncached" };
     await hub.push(uncached);
-    proxy = await startFaultProxy(hub.registry.url);
-    mirror = await startMirror(proxy.url, { cache: { tagTtl: 0, staleAfter: STALE_AFTER_MS } });
-    clients = await Clients.start(mirror.process.url);
-    modes = pullModes(clients, mirror.process);
   },
-  { timeout: 60_000 },
-);
-
-after(async () => {
-  await clients?.stop();
-  await mirror?.stop();
-  await proxy?.stop();
-  await hub?.stop();
+  faultProxy: true,
+  mirror: { cache: { tagTtl: 0, staleAfter: STALE_AFTER_MS } },
 });
 
 /** Every client pulls every image (or `images`) through hubmirror; resolves with the number of pulls. */
-async function pullAll(images = hub.images): Promise<number> {
-  for (const name of MODES) for (const img of images) await pullThrough(modes[name], img, mirror.process);
+async function pullAll(images = stack.hub.images): Promise<number> {
+  for (const name of MODES)
+    for (const img of images) await pullThrough(stack.modes[name], img, stack.mirror.process);
   return MODES.length * images.length;
 }
 
 /** Runs `pulls` and asserts that hubmirror answered at least one stale tag per pull. */
 async function servedStale(pulls: () => Promise<number>): Promise<void> {
-  const stale = await mirror.process.metric(CACHE, STALE);
+  const stale = await stack.mirror.process.metric(CACHE, STALE);
   const n = await pulls();
-  assert.ok((await mirror.process.metric(CACHE, STALE)) - stale >= n, "every pull got a stale tag");
+  assert.ok((await stack.mirror.process.metric(CACHE, STALE)) - stale >= n, "every pull got a stale tag");
 }
 
 /** hubmirror's own answer for the uncached tag: 429 TOOMANYREQUESTS with a Retry-After; resolves with that. */
 async function assertMirror429(): Promise<string> {
-  const url = `${mirror.process.url}/v2/${uncached.repo}/manifests/latest`;
+  const url = `${stack.mirror.process.url}/v2/${uncached.repo}/manifests/latest`;
   const head = await fetch(url, { method: "HEAD" });
   assert.equal(head.status, 429);
   const res = await fetch(url);
@@ -73,11 +58,11 @@ async function assertMirror429(): Promise<string> {
 
 /** dockerd and ctr fail at once on the mirror's 429, naming it (dockerd's error includes its mirror attempt). */
 async function assertDaemonsFail429(): Promise<void> {
-  await assert.rejects(clients.dockerd.pull("uncached"), /toomanyrequests/);
+  await assert.rejects(stack.clients.dockerd.pull("uncached"), /toomanyrequests/);
   const ref = `docker.io/${uncached.repo}:latest`;
-  await assert.rejects(clients.containerd.pullViaHostsDir(ref), /429 Too Many Requests/);
-  const direct = `127.0.0.1:${mirror.process.port}/${uncached.repo}:latest`;
-  await assert.rejects(clients.containerd.pullPlainHttp(direct), /429 Too Many Requests/);
+  await assert.rejects(stack.clients.containerd.pullViaHostsDir(ref), /429 Too Many Requests/);
+  const direct = `127.0.0.1:${stack.mirror.process.port}/${uncached.repo}:latest`;
+  await assert.rejects(stack.clients.containerd.pullPlainHttp(direct), /429 Too Many Requests/);
 }
 
 describe("upstream outages: cached images still pull, uncached ones fail clearly", {
@@ -85,7 +70,7 @@ describe("upstream outages: cached images still pull, uncached ones fail clearly
 }, () => {
   test("warm-up: every client pulls every image; a tag is revalidated with HEAD, never GET twice", async () => {
     await pullAll();
-    const log = await hub.registry.accessLog();
+    const log = await stack.hub.registry.accessLog();
     const manifestGets = log.filter(
       (r) => r.method === "GET" && /\/manifests\//.test(r.path) && r.status === 200,
     );
@@ -96,75 +81,76 @@ describe("upstream outages: cached images still pull, uncached ones fail clearly
   });
 
   test("upstream registry killed: every client pulls every cached image (stale tags)", async () => {
-    await hub.registry.kill("SIGKILL");
+    await stack.hub.registry.kill("SIGKILL");
     try {
       await servedStale(() => pullAll());
     } finally {
-      await hub.registry.restart();
+      await stack.hub.registry.restart();
     }
   });
 
   test("upstream registry frozen (SIGSTOP): cached tags are served after staleAfter", async () => {
-    await hub.registry.kill("SIGSTOP");
+    await stack.hub.registry.kill("SIGSTOP");
     try {
       const started = Date.now();
-      await servedStale(() => pullAll([hub.catalogue.busybox]));
+      await servedStale(() => pullAll([stack.hub.catalogue.busybox]));
       assert.ok(Date.now() - started >= STALE_AFTER_MS, "waited for staleAfter");
     } finally {
-      await hub.registry.kill("SIGCONT");
+      await stack.hub.registry.kill("SIGCONT");
     }
   });
 
   test("token server answers 429: cached tags served with every client; uncached fails with 429", async () => {
-    hub.tokens.setFault({ status: 429 });
+    stack.hub.tokens.setFault({ status: 429 });
     try {
       await sleep(1200); // hubmirror's tokens (1 s) have expired
-      const refused = hub.tokens.requests.length;
+      const refused = stack.hub.tokens.requests.length;
       await servedStale(() => pullAll());
       assert.ok(
-        hub.tokens.requests.slice(refused).some((r) => r.status === 429),
+        stack.hub.tokens.requests.slice(refused).some((r) => r.status === 429),
         "token requests met the 429",
       );
       await assertMirror429();
       // podman and skopeo (containers/image) honour the mirror's Retry-After (60 s here) and back off for minutes.
       await assertDaemonsFail429();
     } finally {
-      hub.tokens.setFault(null);
+      stack.hub.tokens.setFault(null);
     }
   });
 
   test("registry answers 429 to everything: cached tags served; uncached fails with 429 in every client", async () => {
-    proxy.setFault({ path: /^\/v2\/./, fault: { status: 429, headers: { "retry-after": "0" } } });
+    stack.proxy.setFault({ path: /^\/v2\/./, fault: { status: 429, headers: { "retry-after": "0" } } });
     try {
       await servedStale(() => pullAll());
       // hubmirror passes the upstream's Retry-After on; 0 lets containers/image give up at once.
       assert.equal(await assertMirror429(), "0");
       await assertDaemonsFail429();
       const qualified = `docker.io/${uncached.repo}:latest`;
-      await assert.rejects(clients.podman.pull(qualified), /toomanyrequests/);
+      await assert.rejects(stack.clients.podman.pull(qualified), /toomanyrequests/);
       await assert.rejects(
-        clients.skopeo.copyViaMirror(qualified, `${clients.skopeo.dir}/u`),
+        stack.clients.skopeo.copyViaMirror(qualified, `${stack.clients.skopeo.dir}/u`),
         /toomanyrequests/,
       );
-      const direct = `127.0.0.1:${mirror.process.port}/${uncached.repo}:latest`;
-      await assert.rejects(clients.skopeo.inspectDirect(direct), /toomanyrequests/);
+      const direct = `127.0.0.1:${stack.mirror.process.port}/${uncached.repo}:latest`;
+      await assert.rejects(stack.clients.skopeo.inspectDirect(direct), /toomanyrequests/);
     } finally {
-      proxy.setFault(null);
+      stack.proxy.setFault(null);
     }
   });
 
   test("Docker Hub's limit (429 on manifest GETs only): cached tags revalidate by HEAD, uncached fail", async () => {
-    proxy.setFault({ path: /\/manifests\//, method: "GET", fault: { status: 429 } });
+    stack.proxy.setFault({ path: /\/manifests\//, method: "GET", fault: { status: 429 } });
     try {
-      const faulted = proxy.faulted;
-      const stale = await mirror.process.metric(CACHE, STALE);
-      for (const img of hub.images) await pullThrough(modes["skopeo --registries-conf"], img, mirror.process);
-      assert.equal(await mirror.process.metric(CACHE, STALE), stale, "revalidated, not stale");
-      assert.equal(proxy.faulted, faulted, "no manifest GET for a tag that did not move");
+      const faulted = stack.proxy.faulted;
+      const stale = await stack.mirror.process.metric(CACHE, STALE);
+      for (const img of stack.hub.images)
+        await pullThrough(stack.modes["skopeo --registries-conf"], img, stack.mirror.process);
+      assert.equal(await stack.mirror.process.metric(CACHE, STALE), stale, "revalidated, not stale");
+      assert.equal(stack.proxy.faulted, faulted, "no manifest GET for a tag that did not move");
       await assertMirror429();
-      assert.ok(proxy.faulted > faulted);
+      assert.ok(stack.proxy.faulted > faulted);
     } finally {
-      proxy.setFault(null);
+      stack.proxy.setFault(null);
     }
   });
 

@@ -9,44 +9,27 @@
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MiB } from "../fixtures/blob-store.js";
-import { type FaultProxy, startFaultProxy } from "../fixtures/fault-proxy.js";
 import { type BlobFile, makeBlobImage, type TestImage } from "../fixtures/images.js";
-import { type ModeName, type PullMode, pullModes, pullThrough } from "./pull-modes.js";
-import { Clients, type Hub, type Mirror, startHub, startMirror, verifiedStore } from "./stack.js";
+import { pullThrough } from "./pull-modes.js";
+import { useStack, verifiedStore } from "./stack.js";
 
 const FILLS = "hubmirror_blob_fills_total";
 const RESUMES = "hubmirror_blob_resumes_total";
 
-let hub: Hub;
-let proxy: FaultProxy;
-let mirror: Mirror;
-let clients: Clients;
-let modes: Record<ModeName, PullMode>;
 /** One 100 MiB layer, and one of 4 MiB for the corruption tests. */
 let big: TestImage;
 let small: TestImage;
 
-before(
-  async () => {
-    hub = await startHub();
+const stack = useStack({
+  prepare: async (hub) => {
     [big, small] = await Promise.all([makeBlobImage(100 * MiB), makeBlobImage(4 * MiB)]);
     for (const img of [big, small]) await hub.push(img);
-    proxy = await startFaultProxy(hub.registry.url);
-    mirror = await startMirror(proxy.url);
-    clients = await Clients.start(mirror.process.url);
-    modes = pullModes(clients, mirror.process);
   },
-  { timeout: 90_000 },
-);
-
-after(async () => {
-  await clients?.stop();
-  await mirror?.stop();
-  await proxy?.stop();
-  await hub?.stop();
+  faultProxy: true,
+  timeout: 90_000,
 });
 
 const layerOf = (img: TestImage) => img.blobs.at(-1) as BlobFile;
@@ -56,19 +39,19 @@ const blobGets = (layer: BlobFile) => ({ path: new RegExp(`/blobs/${layer.digest
 /** Polls a mirror counter until it exceeds `than` (fills settle just after the client saw the outcome). */
 async function counterAbove(name: string, labels: Record<string, string>, than: number): Promise<number> {
   const deadline = Date.now() + 10_000;
-  let value = await mirror.process.metric(name, labels);
+  let value = await stack.mirror.process.metric(name, labels);
   while (value <= than && Date.now() < deadline) {
     await sleep(50);
-    value = await mirror.process.metric(name, labels);
+    value = await stack.mirror.process.metric(name, labels);
   }
   return value;
 }
 
 /** The store is sound: every blob hashes right, `absent` is not there, and no temp or spool file is left. */
 async function assertNothingBadCached(absent?: string): Promise<void> {
-  const stored = await verifiedStore(mirror.data);
+  const stored = await verifiedStore(stack.mirror.data);
   if (absent) assert.ok(!stored.has(absent), `${absent} was cached`);
-  for (const dir of [join(mirror.data, "storage", "_uploads"), join(mirror.data, "spool")]) {
+  for (const dir of [join(stack.mirror.data, "storage", "_uploads"), join(stack.mirror.data, "spool")]) {
     const left = await readdir(dir).catch(() => []);
     assert.deepEqual(left, [], `temp files left in ${dir}`);
   }
@@ -77,75 +60,77 @@ async function assertNothingBadCached(absent?: string): Promise<void> {
 describe("transfer faults: a killed upstream, corrupted bytes", { timeout: 180_000 }, () => {
   test("registry killed at 40 of 100 MiB and still down: the pull fails cleanly, nothing is cached", async () => {
     const layer = layerOf(big);
-    const failed = await mirror.process.metric(FILLS, { outcome: "failed" });
-    const faulted = proxy.faulted;
-    const then = () => hub.registry.kill("SIGKILL");
-    proxy.setFault({ ...blobGets(layer), times: 1, fault: { cutAfter: 40 * MiB, then } });
+    const failed = await stack.mirror.process.metric(FILLS, { outcome: "failed" });
+    const faulted = stack.proxy.faulted;
+    const then = () => stack.hub.registry.kill("SIGKILL");
+    stack.proxy.setFault({ ...blobGets(layer), times: 1, fault: { cutAfter: 40 * MiB, then } });
     try {
-      await assert.rejects(clients.skopeo.copyViaMirror(qualified(big), join(clients.skopeo.dir, "killed")));
-      assert.equal(proxy.faulted, faulted + 1, "the body was cut");
+      await assert.rejects(
+        stack.clients.skopeo.copyViaMirror(qualified(big), join(stack.clients.skopeo.dir, "killed")),
+      );
+      assert.equal(stack.proxy.faulted, faulted + 1, "the body was cut");
       // hubmirror tried to resume (the registry was down), gave up, and failed the download.
       assert.ok((await counterAbove(FILLS, { outcome: "failed" }, failed)) > failed, "the fill failed");
       await assertNothingBadCached(layer.digest);
     } finally {
-      proxy.setFault(null);
-      await hub.registry.restart();
+      stack.proxy.setFault(null);
+      await stack.hub.registry.restart();
     }
   });
 
   test("registry killed at 60 of 100 MiB and restarted: hubmirror resumes, the pull completes", async () => {
     const layer = layerOf(big);
-    const resumes = await mirror.process.metric(RESUMES);
-    const committed = await mirror.process.metric(FILLS, { outcome: "committed" });
+    const resumes = await stack.mirror.process.metric(RESUMES);
+    const committed = await stack.mirror.process.metric(FILLS, { outcome: "committed" });
     const then = async () => {
-      await hub.registry.kill("SIGKILL");
-      await hub.registry.restart();
+      await stack.hub.registry.kill("SIGKILL");
+      await stack.hub.registry.restart();
     };
-    proxy.setFault({ ...blobGets(layer), times: 1, fault: { cutAfter: 60 * MiB, then } });
-    await hub.registry.clearAccessLog();
+    stack.proxy.setFault({ ...blobGets(layer), times: 1, fault: { cutAfter: 60 * MiB, then } });
+    await stack.hub.registry.clearAccessLog();
     try {
-      await pullThrough(modes["ctr --hosts-dir"], big, mirror.process);
+      await pullThrough(stack.modes["ctr --hosts-dir"], big, stack.mirror.process);
     } finally {
-      proxy.setFault(null);
+      stack.proxy.setFault(null);
     }
-    assert.ok((await mirror.process.metric(RESUMES)) > resumes, "resumed");
+    assert.ok((await stack.mirror.process.metric(RESUMES)) > resumes, "resumed");
     assert.ok((await counterAbove(FILLS, { outcome: "committed" }, committed)) > committed);
     // The killed registry never logged the cut GET; the restarted one got one Range request for the rest.
-    const log = await hub.registry.accessLog();
+    const log = await stack.hub.registry.accessLog();
     const answered = log.filter((r) => r.path.endsWith(`/blobs/${layer.digest}`) && r.status < 300);
     assert.deepEqual(
       answered.map((r) => r.status),
       [206],
     );
     assert.ok((answered[0]?.bytes ?? 0) <= layer.size - 60 * MiB + MiB, "resumed from the cut");
-    const stored = await verifiedStore(mirror.data);
+    const stored = await verifiedStore(stack.mirror.data);
     assert.ok(stored.has(layer.digest), "the resumed layer is cached");
     await assertNothingBadCached();
   });
 
   test("a flipped byte in a blob body: hubmirror caches nothing, every client fails", async () => {
     const layer = layerOf(small);
-    const mismatch = await mirror.process.metric(FILLS, { outcome: "mismatch" });
-    const faulted = proxy.faulted;
-    proxy.setFault({ ...blobGets(layer), fault: { flipByteAt: 3 * MiB } });
+    const mismatch = await stack.mirror.process.metric(FILLS, { outcome: "mismatch" });
+    const faulted = stack.proxy.faulted;
+    stack.proxy.setFault({ ...blobGets(layer), fault: { flipByteAt: 3 * MiB } });
     try {
       // A client reading the blob itself gets all but the last byte, then a cut: never a whole body of bad bytes.
-      const res = await fetch(`${mirror.process.url}/v2/${small.repo}/blobs/${layer.digest}`);
+      const res = await fetch(`${stack.mirror.process.url}/v2/${small.repo}/blobs/${layer.digest}`);
       assert.equal(res.status, 200);
       await assert.rejects(res.arrayBuffer());
       await assert.rejects(
-        clients.skopeo.copyViaMirror(qualified(small), join(clients.skopeo.dir, "corrupt")),
+        stack.clients.skopeo.copyViaMirror(qualified(small), join(stack.clients.skopeo.dir, "corrupt")),
       );
-      await assert.rejects(clients.containerd.pullViaHostsDir(qualified(small)));
-      await assert.rejects(clients.podman.pull(qualified(small)));
-      assert.ok(proxy.faulted - faulted >= 4, "every attempt got flipped bytes");
+      await assert.rejects(stack.clients.containerd.pullViaHostsDir(qualified(small)));
+      await assert.rejects(stack.clients.podman.pull(qualified(small)));
+      assert.ok(stack.proxy.faulted - faulted >= 4, "every attempt got flipped bytes");
       assert.ok((await counterAbove(FILLS, { outcome: "mismatch" }, mismatch)) > mismatch, "digest mismatch");
       await assertNothingBadCached(layer.digest);
     } finally {
-      proxy.setFault(null);
+      stack.proxy.setFault(null);
     }
     // Nothing bad was kept: with the upstream healthy again, the image pulls and the layer is cached.
-    await pullThrough(modes["skopeo --registries-conf"], small, mirror.process);
-    assert.ok((await verifiedStore(mirror.data)).has(layer.digest));
+    await pullThrough(stack.modes["skopeo --registries-conf"], small, stack.mirror.process);
+    assert.ok((await verifiedStore(stack.mirror.data)).has(layer.digest));
   });
 });

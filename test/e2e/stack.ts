@@ -6,6 +6,7 @@ export { verifiedStore } from "../fixtures/verify-store.js";
 
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { stringify } from "yaml";
 import { Containerd } from "../clients/containerd.js";
 import { Dockerd } from "../clients/dockerd.js";
@@ -13,10 +14,12 @@ import { assertLoopbackOnly } from "../clients/netns.js";
 import { Podman } from "../clients/podman.js";
 import { removeTree, tempDir } from "../clients/proc.js";
 import { Skopeo } from "../clients/skopeo.js";
+import { type FaultProxy, startFaultProxy } from "../fixtures/fault-proxy.js";
 import { buildCatalogue, type Catalogue, pushImage, type TestImage } from "../fixtures/images.js";
 import { startTokenServer, type TokenServer } from "../fixtures/token-server.js";
 import { startUpstreamRegistry, type UpstreamRegistry } from "../fixtures/upstream-registry.js";
 import { MirrorProcess } from "../mirror-process.js";
+import { type ModeName, type PullMode, pullModes } from "./pull-modes.js";
 
 const pusher = { username: "pusher", password: "s3cret" };
 
@@ -117,4 +120,60 @@ export class Clients {
   async stop(): Promise<void> {
     await Promise.allSettled([this.dockerd, this.containerd, this.podman, this.skopeo].map((c) => c.stop()));
   }
+}
+
+/** A running stack: the hub, hubmirror in front of it, the clients, and their ways of pulling through it. */
+export interface Stack {
+  hub: Hub;
+  mirror: Mirror;
+  clients: Clients;
+  modes: Record<ModeName, PullMode>;
+}
+
+export interface StackOptions {
+  /** Passed to startHub. */
+  hub?: { expiresIn?: number };
+  /** Runs once the hub is up, before anything else starts: e.g. pushes more images. */
+  prepare?: (hub: Hub) => Promise<void>;
+  /** Puts a fault proxy between hubmirror and the registry. */
+  faultProxy?: boolean;
+  /** hubmirror's config (see startMirror). */
+  mirror?: Record<string, unknown>;
+  /** The `before` hook's timeout (ms). */
+  timeout?: number;
+}
+
+/**
+ * Registers the node:test `before` hook that starts the stack (hub, `prepare`, the fault proxy if asked for,
+ * hubmirror, the clients) and the `after` hook that stops what was started, in reverse. Returns the stack, filled
+ * in by `before`: read its fields inside tests, not at module level.
+ */
+export function useStack(opts: StackOptions & { faultProxy: true }): Stack & { proxy: FaultProxy };
+export function useStack(opts?: StackOptions): Stack;
+export function useStack(opts: StackOptions = {}): Stack & { proxy?: FaultProxy } {
+  const stack = {} as Stack & { proxy?: FaultProxy };
+  const started: { stop(): Promise<void> }[] = [];
+  before(
+    async () => {
+      stack.hub = await startHub(opts.hub);
+      started.push(stack.hub);
+      await opts.prepare?.(stack.hub);
+      let upstream = stack.hub.registry.url;
+      if (opts.faultProxy) {
+        stack.proxy = await startFaultProxy(upstream);
+        started.push(stack.proxy);
+        upstream = stack.proxy.url;
+      }
+      stack.mirror = await startMirror(upstream, opts.mirror);
+      started.push(stack.mirror);
+      stack.clients = await Clients.start(stack.mirror.process.url);
+      started.push(stack.clients);
+      stack.modes = pullModes(stack.clients, stack.mirror.process);
+    },
+    { timeout: opts.timeout ?? 60_000 },
+  );
+  after(async () => {
+    for (const part of [...started].reverse()) await part.stop();
+  });
+  return stack;
 }
