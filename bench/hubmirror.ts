@@ -3,23 +3,14 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createReadStream, existsSync, mkdirSync, openSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../test/fixtures/upstream-registry.js";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
-
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 /**
  * Compiles src/ into a directory of this run under node_modules/.cache (so that the compiled files resolve the

@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "./hubmirror.js";
+import { freePort } from "../test/fixtures/upstream-registry.js";
 
 export interface Nginx {
   /** URL of the file. */
