@@ -95,6 +95,7 @@ export class ProxyBlobStore {
   }
 
   private async startFill(key: RepoKey, digest: Digest): Promise<BlobFill | BlobHandle> {
+    let upstream: Upstream;
     try {
       // A fill may have committed between our stat and taking the slot: look once more, now that we hold it.
       const local = await this.local(key, digest);
@@ -102,11 +103,11 @@ export class ProxyBlobStore {
         this.inflight.delete(digest);
         return local;
       }
+      upstream = this.o.upstreams(key.registry);
     } catch (err) {
       this.inflight.delete(digest);
       throw err;
     }
-    const upstream = this.o.upstreams(key.registry);
     const labels = { registry: key.registry };
     const fill = new BlobFill({
       digest,
