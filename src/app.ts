@@ -1,4 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -14,10 +14,13 @@ import type { MetadataStore } from "./metadata/store.js";
 import { Metrics } from "./metrics/metrics.js";
 import { ProxyBlobStore } from "./proxy/proxy-blob-store.js";
 import { ProxyManifestStore } from "./proxy/proxy-manifest-store.js";
+import { RepoLinks } from "./proxy/repo-links.js";
 import { BaseDriver } from "./storage/base-driver.js";
 import type { StorageDriver } from "./storage/driver.js";
-import { createFsDriver } from "./storage/fs-driver.js";
+import { createFsDriver, STALE_UPLOAD_MS } from "./storage/fs-driver.js";
 import { MemoryDriver } from "./storage/memory-driver.js";
+import { sweepTempFiles } from "./storage/temp-files.js";
+import { LocalBlobStore } from "./store/blob-store.js";
 import { RegistryClient } from "./upstream/registry-client.js";
 import { Upstream } from "./upstream/upstream.js";
 
@@ -48,9 +51,8 @@ async function createDriver(config: Config, data: string): Promise<StorageDriver
 export async function startApp(config: Config, log: Logger = createLogger(config.log.level)): Promise<App> {
   const data = resolve(config.data);
   const spoolDir = join(data, "spool");
-  await mkdir(data, { recursive: true });
-  await rm(spoolDir, { recursive: true, force: true });
   await mkdir(spoolDir, { recursive: true });
+  await sweepTempFiles(spoolDir, STALE_UPLOAD_MS);
 
   const metrics = new Metrics();
   const driver = new BaseDriver(await createDriver(config, data), metrics);
@@ -74,9 +76,15 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       `no upstream is configured for registry ${registry.slice(0, 100)}`,
     );
   };
+  const store = new LocalBlobStore(driver, meta);
+  const links = new RepoLinks(meta, upstreams, log);
+  // Aborted when shutdown gives up waiting: downloads stop and commit nothing.
+  const aborter = new AbortController();
   const blobs = new ProxyBlobStore({
-    driver,
+    store,
+    links,
     meta,
+    signal: aborter.signal,
     upstreams,
     spoolDir,
     resumeAttempts: up.resumeAttempts,
@@ -86,7 +94,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const services: Services = {
     blobs,
     manifests: new ProxyManifestStore({
-      driver,
+      store,
+      links,
       meta,
       upstreams,
       tagTtl: config.cache.tagTtl,
@@ -132,6 +141,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       ]);
       if (timedOut) {
         log.warn("shutdown timeout: aborting transfers still running");
+        aborter.abort();
         server.closeAllConnections();
         await closed;
       }

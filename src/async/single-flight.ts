@@ -4,7 +4,7 @@
  * download outlives the promise that hands out its first bytes).
  */
 export class SingleFlight<K, V> {
-  private readonly flights = new Map<K, Promise<V>>();
+  private readonly flights = new Map<K, { value: Promise<V>; over: Promise<void> }>();
 
   /** The value of the operation under way for `key`, starting `start` if there is none. */
   run(
@@ -13,13 +13,18 @@ export class SingleFlight<K, V> {
     until?: (value: V) => Promise<unknown>,
   ): { value: Promise<V>; joined: boolean } {
     const current = this.flights.get(key);
-    if (current) return { value: current, joined: true };
+    if (current) return { value: current.value, joined: true };
     const value = start();
-    this.flights.set(key, value);
-    const release = () => {
-      if (this.flights.get(key) === value) this.flights.delete(key);
-    };
-    value.then((v) => (until ? until(v).then(release, release) : release()), release);
+    const over = value
+      .then((v) => until?.(v))
+      .then(
+        () => {},
+        () => {},
+      )
+      .finally(() => {
+        if (this.flights.get(key)?.value === value) this.flights.delete(key);
+      });
+    this.flights.set(key, { value, over });
     return { value, joined: false };
   }
 
@@ -29,7 +34,7 @@ export class SingleFlight<K, V> {
   }
 
   get(key: K): Promise<V> | undefined {
-    return this.flights.get(key);
+    return this.flights.get(key)?.value;
   }
 
   get size(): number {
@@ -38,6 +43,6 @@ export class SingleFlight<K, V> {
 
   /** Settles once nothing is in flight, including operations started meanwhile. */
   async idle(): Promise<void> {
-    while (this.flights.size > 0) await Promise.allSettled([...this.flights.values()]);
+    while (this.flights.size > 0) await Promise.all([...this.flights.values()].map((f) => f.over));
   }
 }

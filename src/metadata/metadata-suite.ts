@@ -25,15 +25,12 @@ export function runMetadataSuite(name: string, create: () => Promise<MetadataSto
       await s.close();
     });
 
-    it("stores manifests and lists the repositories they came through, paged", async () => {
+    it("stores manifests and lists the linked repositories, paged", async () => {
       const s = await create();
-      await s.putManifest(HUB, {
-        digest: D1,
-        mediaType: "application/vnd.oci.image.index.v1+json",
-        size: 10,
-      });
-      await s.linkBlob({ registry: "docker.io", repo: "library/busybox" }, D2, 99);
-      await s.linkBlob({ registry: "quay.io", repo: "x/y" }, D2, 99);
+      await s.putManifest({ digest: D1, mediaType: "application/vnd.oci.image.index.v1+json", size: 10 });
+      await s.link(HUB, [D1]);
+      await s.link({ registry: "docker.io", repo: "library/busybox" }, [D2]);
+      await s.link({ registry: "quay.io", repo: "x/y" }, [D2]);
       assert.deepEqual(await s.getManifest(D1), {
         digest: D1,
         mediaType: "application/vnd.oci.image.index.v1+json",
@@ -47,6 +44,41 @@ export function runMetadataSuite(name: string, create: () => Promise<MetadataSto
       assert.deepEqual(await s.listRepositories("docker.io", 1, undefined), ["library/alpine"]);
       assert.deepEqual(await s.listRepositories("docker.io", 10, "library/alpine"), ["library/busybox"]);
       assert.deepEqual(await s.listRepositories("quay.io", 10, undefined), ["x/y"]);
+      await s.close();
+    });
+
+    it("links content to repositories, per registry", async () => {
+      const s = await create();
+      await s.link(HUB, [D1, D2]);
+      await s.link(HUB, [D1]);
+      assert.equal(await s.isLinked(HUB, D1), true);
+      assert.equal(await s.isLinked(HUB, D2), true);
+      assert.equal(await s.isLinked({ registry: "docker.io", repo: "library/other" }, D1), false);
+      assert.equal(await s.isLinked({ registry: "ghcr.io", repo: "library/alpine" }, D1), false);
+      await s.close();
+    });
+
+    it("indexes stored content with its size, location and last access", async () => {
+      const s = await create();
+      assert.equal(await s.getBlob(D1), undefined);
+      const before = Date.now();
+      await s.putBlob(D1, 123, "local");
+      const rec = await s.getBlob(D1);
+      assert.equal(rec?.size, 123);
+      assert.equal(rec?.location, "local");
+      assert.ok((rec?.lastAccess ?? 0) >= before);
+      s.recordAccess(D1, before + 60_000);
+      assert.equal((await s.getBlob(D1))?.lastAccess, before + 60_000, "a buffered access counts at once");
+      await s.flush();
+      assert.equal((await s.getBlob(D1))?.lastAccess, before + 60_000, "and after the flush");
+      s.recordAccess(D1, before);
+      await s.flush();
+      assert.equal((await s.getBlob(D1))?.lastAccess, before + 60_000, "an older access never moves it back");
+      await s.putBlob(D1, 123, "offload");
+      assert.equal((await s.getBlob(D1))?.location, "offload");
+      await s.deleteBlob(D1);
+      assert.equal(await s.getBlob(D1), undefined);
+      await s.deleteBlob(D1);
       await s.close();
     });
 

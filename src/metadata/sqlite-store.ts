@@ -1,10 +1,18 @@
 import Database from "better-sqlite3";
 import type { Digest } from "../reference/reference.js";
-import type { ManifestRecord, MetadataStore, RepoKey, TagRecord, UpstreamStatus } from "./store.js";
+import type {
+  BlobRecord,
+  ManifestRecord,
+  MetadataStore,
+  RepoKey,
+  TagRecord,
+  UpstreamStatus,
+} from "./store.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS blobs (
-  digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created_at INTEGER NOT NULL, last_access INTEGER NOT NULL);
+  digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created_at INTEGER NOT NULL, last_access INTEGER NOT NULL,
+  location TEXT NOT NULL DEFAULT 'local');
 CREATE TABLE IF NOT EXISTS repositories (
   registry TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (registry, name));
 CREATE TABLE IF NOT EXISTS blob_links (
@@ -24,6 +32,14 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 
 type Row = Record<string, unknown>;
 
+/** Brings a database made by an earlier version up to SCHEMA (CREATE IF NOT EXISTS adds no columns). */
+function migrate(db: Database.Database): void {
+  const columns = (db.pragma("table_info(blobs)") as { name: string }[]).map((c) => c.name);
+  if (!columns.includes("location")) {
+    db.exec("ALTER TABLE blobs ADD COLUMN location TEXT NOT NULL DEFAULT 'local'");
+  }
+}
+
 function prepareStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
@@ -36,13 +52,17 @@ function prepareStatements(db: Database.Database) {
     listTags: p("SELECT tag FROM tags WHERE registry = ? AND repo = ? ORDER BY tag"),
     getManifest: p("SELECT digest, media_type, size FROM manifests WHERE digest = ?"),
     putManifest: p("INSERT OR REPLACE INTO manifests (digest, media_type, size) VALUES (?, ?, ?)"),
+    getBlob: p("SELECT size, location, last_access FROM blobs WHERE digest = ?"),
     putBlob: p(
-      `INSERT INTO blobs (digest, size, created_at, last_access) VALUES (?, ?, ?, ?)
-       ON CONFLICT DO UPDATE SET last_access = excluded.last_access`,
+      `INSERT INTO blobs (digest, size, created_at, last_access, location) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET size = excluded.size, last_access = excluded.last_access,
+         location = excluded.location`,
     ),
+    deleteBlob: p("DELETE FROM blobs WHERE digest = ?"),
     touchBlob: p("UPDATE blobs SET last_access = max(last_access, ?) WHERE digest = ?"),
     putRepo: p("INSERT OR IGNORE INTO repositories (registry, name, created_at) VALUES (?, ?, ?)"),
     linkBlob: p("INSERT OR IGNORE INTO blob_links (registry, repo, digest) VALUES (?, ?, ?)"),
+    isLinked: p("SELECT 1 FROM blob_links WHERE registry = ? AND repo = ? AND digest = ?"),
     listRepos: p("SELECT name FROM repositories WHERE registry = ? AND name > ? ORDER BY name LIMIT ?"),
     putTagList: p(
       "INSERT OR REPLACE INTO tag_lists (registry, repo, query, body, fetched_at) VALUES (?, ?, ?, ?, ?)",
@@ -73,6 +93,7 @@ export class SqliteStore implements MetadataStore {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
+    migrate(this.db);
     this.stmt = prepareStatements(this.db);
   }
 
@@ -98,22 +119,41 @@ export class SqliteStore implements MetadataStore {
     return row && { digest, mediaType: row.media_type as string, size: row.size as number };
   }
 
-  async putManifest(key: RepoKey, m: ManifestRecord): Promise<void> {
+  async putManifest(m: ManifestRecord): Promise<void> {
+    this.stmt.putManifest.run(m.digest, m.mediaType, m.size);
+  }
+
+  async getBlob(digest: Digest): Promise<BlobRecord | undefined> {
+    const row = this.stmt.getBlob.get(digest) as Row | undefined;
+    if (!row) return undefined;
+    const pending = this.accesses.get(digest) ?? 0;
+    return {
+      digest,
+      size: row.size as number,
+      location: row.location as string,
+      lastAccess: Math.max(row.last_access as number, pending),
+    };
+  }
+
+  async putBlob(digest: Digest, size: number, location: string): Promise<void> {
+    const now = Date.now();
+    this.stmt.putBlob.run(digest, size, now, now, location);
+  }
+
+  async deleteBlob(digest: Digest): Promise<void> {
+    this.stmt.deleteBlob.run(digest);
+    this.accesses.delete(digest);
+  }
+
+  async link({ registry, repo }: RepoKey, digests: readonly Digest[]): Promise<void> {
     this.db.transaction(() => {
-      this.stmt.putManifest.run(m.digest, m.mediaType, m.size);
-      this.link(key, m.digest, m.size);
+      this.stmt.putRepo.run(registry, repo, Date.now());
+      for (const d of digests) this.stmt.linkBlob.run(registry, repo, d);
     })();
   }
 
-  async linkBlob(key: RepoKey, digest: Digest, size: number): Promise<void> {
-    this.db.transaction(() => this.link(key, digest, size))();
-  }
-
-  private link({ registry, repo }: RepoKey, digest: Digest, size: number): void {
-    const now = Date.now();
-    this.stmt.putBlob.run(digest, size, now, now);
-    this.stmt.putRepo.run(registry, repo, now);
-    this.stmt.linkBlob.run(registry, repo, digest);
+  async isLinked({ registry, repo }: RepoKey, digest: Digest): Promise<boolean> {
+    return this.stmt.isLinked.get(registry, repo, digest) !== undefined;
   }
 
   recordAccess(digest: Digest, at: number): void {

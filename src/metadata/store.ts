@@ -12,6 +12,16 @@ export interface TagRecord {
   checkedAt: number;
 }
 
+/** An entry of the local store's index: content that is stored, and where. */
+export interface BlobRecord {
+  digest: Digest;
+  size: number;
+  /** Where the bytes live: "local" (the storage driver) today; an offload target later. */
+  location: string;
+  /** Last GET or HEAD (ms since epoch); recorded in batches, so up to a flush interval late. */
+  lastAccess: number;
+}
+
 export interface ManifestRecord {
   digest: Digest;
   mediaType: string;
@@ -25,11 +35,31 @@ export interface UpstreamStatus {
   updatedAt: number;
 }
 
+/** The local blob store's index: what is stored, its size and last use. A hit is answered from here. */
+export interface BlobIndex {
+  getBlob(digest: Digest): Promise<BlobRecord | undefined>;
+  /** Records content once its bytes are committed. */
+  putBlob(digest: Digest, size: number, location: string): Promise<void>;
+  deleteBlob(digest: Digest): Promise<void>;
+  /** Buffers a last-access time; flushed in one batch, never a write per request. */
+  recordAccess(digest: Digest, at: number): void;
+}
+
 /**
- * What the mirror remembers besides blob bytes. Implementations: SQLite (embedded default); a shared database
- * later, hence the async interface. Reads are on the request path and must be fast.
+ * Which repositories hold which content. Content is shared by digest across repositories, but a repository may
+ * only be served what it is linked to: that is what keeps a private image out of public names.
  */
-export interface MetadataStore {
+export interface RepositoryLinks {
+  /** Links digests to a repository (and records the repository). */
+  link(key: RepoKey, digests: readonly Digest[]): Promise<void>;
+  isLinked(key: RepoKey, digest: Digest): Promise<boolean>;
+}
+
+/**
+ * What the mirror remembers besides blob bytes, as small role interfaces. Implementations: SQLite (embedded
+ * default); a shared database later, hence the async interface. Reads are on the request path and must be fast.
+ */
+export interface MetadataStore extends BlobIndex, RepositoryLinks {
   getTag(key: RepoKey, tag: string): Promise<TagRecord | undefined>;
   /** Only called after the manifest itself is committed, so a tag never points at a missing manifest. */
   putTag(key: RepoKey, tag: string, digest: Digest, checkedAt: number): Promise<void>;
@@ -37,13 +67,8 @@ export interface MetadataStore {
   listTags(key: RepoKey): Promise<string[]>;
 
   getManifest(digest: Digest): Promise<ManifestRecord | undefined>;
-  /** Records a committed manifest and links it to the repository it was pulled through. */
-  putManifest(key: RepoKey, manifest: ManifestRecord): Promise<void>;
-
-  /** Records that a committed blob was seen in a repository. */
-  linkBlob(key: RepoKey, digest: Digest, size: number): Promise<void>;
-  /** Buffers a last-access time; flushed in one batch, never a write per request. */
-  recordAccess(digest: Digest, at: number): void;
+  /** Records a committed manifest's media type. */
+  putManifest(manifest: ManifestRecord): Promise<void>;
 
   listRepositories(registry: string, n: number, last: string | undefined): Promise<string[]>;
 

@@ -1,19 +1,20 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { type FileHandle, open, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { backoff } from "../async/backoff.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
 import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.js";
-import type { StorageDriver } from "../storage/driver.js";
+import type { FileWriter } from "../storage/driver.js";
+import { tempName } from "../storage/temp-files.js";
+import { BufferPair, pump, type RangeRequest } from "../store/send-range.js";
 import type { BlobBody } from "../upstream/upstream.js";
 import { FillTail } from "./fill-tail.js";
-import { BufferPair, pump, type RangeRequest } from "./send-range.js";
 
 export interface FillOptions {
   digest: Digest;
-  path: string;
-  driver: StorageDriver;
+  /** Where the verified bytes go: visible only on commit. */
+  writer: () => Promise<FileWriter>;
   spoolDir: string;
   /** Opens the upstream body at an offset; called again to resume after an interruption. */
   open: (offset: number) => Promise<BlobBody>;
@@ -21,6 +22,8 @@ export interface FillOptions {
   log: Logger;
   onResume: () => void;
   onBytes: (n: number) => void;
+  /** Aborts the download (shutdown): nothing is committed. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Upstream sent bytes that don't match the digest, or more or other than it announced. Never resumed. */
@@ -31,6 +34,7 @@ export class BlobMismatchError extends RegistryError {
   }
 }
 
+const RESUME_BACKOFF = { baseMs: 250, maxMs: 5000 };
 const RESUMABLE_CODES = new Set(["UPSTREAM_UNAVAILABLE", "UPSTREAM_ERROR", "TOOMANYREQUESTS"]);
 
 function resumable(err: unknown): boolean {
@@ -84,15 +88,15 @@ export class BlobFill {
   }
 
   private async run(): Promise<void> {
-    const { digest, driver } = this.o;
-    const writer = await driver.writer(this.o.path);
+    const { digest } = this.o;
+    const writer = await this.o.writer();
     let spool: FileHandle | undefined;
     let spoolPath: string | undefined;
     try {
       // Readers behind the head read the driver's own temp file when it has one; otherwise a local spool copy.
       let readPath = writer.localPath;
       if (!readPath) {
-        spoolPath = join(this.o.spoolDir, randomUUID());
+        spoolPath = join(this.o.spoolDir, tempName());
         spool = await open(spoolPath, "w");
         readPath = spoolPath;
       }
@@ -158,14 +162,20 @@ export class BlobFill {
       } catch (err) {
         // The first answer is the client's to see at once; after that, a broken or refused connection is resumed
         // from the byte reached, with backoff, so an upstream restart costs a pause rather than the download.
-        if (this.size === undefined || resumes >= this.o.resumeAttempts || !resumable(err)) throw err;
-        const ms = Math.min(5000, 250 * 2 ** resumes);
+        if (
+          this.size === undefined ||
+          resumes >= this.o.resumeAttempts ||
+          !resumable(err) ||
+          this.o.signal?.aborted
+        ) {
+          throw err;
+        }
         this.o.log.warn(
-          { digest: this.o.digest, at: tail.received, ms, err: (err as Error).message },
+          { digest: this.o.digest, at: tail.received, err: (err as Error).message },
           "blob resume",
         );
         this.o.onResume();
-        await sleep(ms);
+        await backoff(resumes, RESUME_BACKOFF, this.o.signal);
       }
     }
   }

@@ -4,8 +4,8 @@ import { mkdtemp, open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { it } from "node:test";
+import { BufferPair } from "../store/send-range.js";
 import { FillTail } from "./fill-tail.js";
-import { BufferPair } from "./send-range.js";
 
 async function tempFile() {
   const path = join(await mkdtemp(join(tmpdir(), "hubmirror-tail-")), "f");

@@ -1,5 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
-import type { BufferPair } from "./send-range.js";
+import type { BufferPair } from "../store/send-range.js";
 
 /** Bytes kept in memory behind the download's head, so readers near it never touch the disk. */
 const KEEP_BYTES = 4 << 20;

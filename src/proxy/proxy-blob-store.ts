@@ -1,13 +1,13 @@
-import { LRUCache } from "lru-cache";
+import { SingleFlight } from "../async/single-flight.js";
 import type { Logger } from "../log/logger.js";
 import type { MetadataStore, RepoKey } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Digest } from "../reference/reference.js";
-import type { StorageDriver } from "../storage/driver.js";
-import { blobPath } from "../storage/layout.js";
+import { BlobVanishedError, type LocalBlobStore } from "../store/blob-store.js";
+import type { RangeRequest } from "../store/send-range.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { BlobFill, BlobMismatchError } from "./blob-fill.js";
-import { type RangeRequest, sendFileRange, sendStream } from "./send-range.js";
+import type { RepoLinks } from "./repo-links.js";
 
 export type CacheResult = "hit" | "miss" | "joined" | "stale";
 
@@ -21,111 +21,121 @@ export interface BlobHandle {
 }
 
 export interface ProxyBlobOptions {
-  driver: StorageDriver;
+  store: LocalBlobStore;
+  links: RepoLinks;
   meta: MetadataStore;
   upstreams: (registry: string) => Upstream;
   spoolDir: string;
   resumeAttempts: number;
   metrics: Metrics;
   log: Logger;
+  /** Aborted at shutdown once the grace period is over: downloads stop, nothing half-written is committed. */
+  signal?: AbortSignal;
 }
 
 /**
- * Blobs by digest: local first; on a miss one shared upstream download per digest (BlobFill) that every
- * concurrent request streams from.
+ * Blobs by digest over the local store: a hit is served locally when the repository is linked to the blob; on a
+ * miss one shared upstream download per digest (BlobFill) that every concurrent request streams from.
  */
 export class ProxyBlobStore {
-  private readonly inflight = new Map<Digest, Promise<BlobFill | BlobHandle>>();
-  /** Repository links already recorded, so a warm hit writes nothing. */
-  private readonly linked = new LRUCache<string, true>({ max: 100_000 });
+  /** Downloads in progress; a plain size when the "miss" turned out to be stored after all. */
+  private readonly fills = new SingleFlight<Digest, BlobFill | { size: number }>();
 
   constructor(private readonly o: ProxyBlobOptions) {}
 
   /** Size for HEAD: never starts a download; asks upstream (HEAD is free) when the blob is not here. */
   async stat(key: RepoKey, digest: Digest): Promise<{ size: number; result: CacheResult }> {
-    const pending = this.inflight.get(digest);
+    const pending = this.fills.get(digest);
     if (pending) {
       const p = await pending;
-      return { size: p instanceof BlobFill ? await p.ready : p.size, result: "joined" };
+      const size = p instanceof BlobFill ? await p.ready : p.size;
+      await this.o.links.authorize(key, digest, "blob");
+      return { size, result: "joined" };
     }
-    const local = await this.o.driver.stat(blobPath(digest));
-    if (local) return { size: local.size, result: "hit" };
+    const local = await this.o.store.stat(digest);
+    if (local) {
+      await this.o.links.authorize(key, digest, "blob");
+      this.o.store.touch(digest);
+      return { size: local.size, result: "hit" };
+    }
     return { size: await this.o.upstreams(key.registry).headBlob(key.repo, digest), result: "miss" };
   }
 
   async get(key: RepoKey, digest: Digest): Promise<BlobHandle> {
-    let pending = this.inflight.get(digest);
-    let result: CacheResult = "joined";
-    if (!pending) {
+    if (!this.fills.get(digest)) {
       const local = await this.local(key, digest);
       if (local) return local;
-      pending = this.inflight.get(digest);
-      if (!pending) {
-        result = "miss";
-        pending = this.startFill(key, digest);
-        this.inflight.set(digest, pending);
-      }
     }
-    const p = await pending;
-    if (!(p instanceof BlobFill)) return p;
+    const { value, joined } = this.fills.run(
+      digest,
+      () => this.startFill(key, digest),
+      (v) => (v instanceof BlobFill ? v.done : Promise.resolve()),
+    );
+    const p = await value;
+    if (!(p instanceof BlobFill)) return this.hit(key, digest, p.size);
     const size = await p.ready;
-    return { size, result, send: (r) => p.send(r, (again) => this.sendStored(digest, again)) };
-  }
-
-  private async local(key: RepoKey, digest: Digest): Promise<BlobHandle | undefined> {
-    const path = blobPath(digest);
-    const st = await this.o.driver.stat(path);
-    if (!st) return undefined;
-    this.o.meta.recordAccess(digest, Date.now());
-    this.link(key, digest, st.size);
+    // The starter's repository was linked when upstream answered it; any other must be linked to join.
+    if (joined) await this.o.links.authorize(key, digest, "blob");
     return {
-      size: st.size,
-      result: "hit",
-      redirectURL: await this.o.driver.redirectURL(path),
-      send: (r) => this.sendStored(digest, r),
+      size,
+      result: joined ? "joined" : "miss",
+      send: (r) => p.send(r, (again) => this.sendStored(key, digest, again)),
     };
   }
 
-  /** A committed blob: from its local file with reused buffers when the driver has one, else as a stream. */
-  private sendStored(digest: Digest, r: RangeRequest): Promise<void> {
-    const path = blobPath(digest);
-    const file = this.o.driver.localFile?.(path);
-    if (file) return sendFileRange(file, r);
-    return sendStream(() => this.o.driver.reader(path, r.start, r.length), r);
+  private async local(key: RepoKey, digest: Digest): Promise<BlobHandle | undefined> {
+    const rec = await this.o.store.stat(digest);
+    return rec && this.hit(key, digest, rec.size);
   }
 
-  private async startFill(key: RepoKey, digest: Digest): Promise<BlobFill | BlobHandle> {
-    let upstream: Upstream;
+  /** A stored blob, served when the repository may see it. */
+  private async hit(key: RepoKey, digest: Digest, size: number): Promise<BlobHandle> {
+    await this.o.links.authorize(key, digest, "blob");
+    this.o.store.touch(digest);
+    return {
+      size,
+      result: "hit",
+      redirectURL: await this.o.store.redirectURL(digest),
+      send: (r) => this.sendStored(key, digest, r),
+    };
+  }
+
+  /** Stored bytes; if they vanished since the lookup, the blob is a miss after all and is fetched again. */
+  private async sendStored(key: RepoKey, digest: Digest, r: RangeRequest, retried = false): Promise<void> {
     try {
-      // A fill may have committed between our stat and taking the slot: look once more, now that we hold it.
-      const local = await this.local(key, digest);
-      if (local) {
-        this.inflight.delete(digest);
-        return local;
-      }
-      upstream = this.o.upstreams(key.registry);
+      await this.o.store.send(digest, r);
     } catch (err) {
-      this.inflight.delete(digest);
-      throw err;
+      if (!(err instanceof BlobVanishedError) || retried) throw err;
+      this.o.log.warn({ digest }, "stored blob vanished: fetching it again");
+      const again = await this.get(key, digest);
+      return again.result === "hit" ? this.sendStored(key, digest, r, true) : again.send(r);
     }
+  }
+
+  private async startFill(key: RepoKey, digest: Digest): Promise<BlobFill | { size: number }> {
+    // A fill may have committed since our lookup, or a crash may have left a committed blob unindexed.
+    const recovered = await this.o.store.recover(digest);
+    if (recovered) return { size: recovered.size };
+    const upstream = this.o.upstreams(key.registry);
     const labels = { registry: key.registry };
     const fill = new BlobFill({
       digest,
-      path: blobPath(digest),
-      driver: this.o.driver,
+      writer: () => this.o.store.writer(digest),
       spoolDir: this.o.spoolDir,
       resumeAttempts: this.o.resumeAttempts,
       log: this.o.log,
+      signal: this.o.signal,
       open: (offset) => upstream.openBlob(key.repo, digest, offset),
       onResume: () => this.o.metrics.blobResumes.inc(labels),
       onBytes: (n) => this.o.metrics.upstreamBytes.inc(labels, n),
     });
+    // Upstream serving the blob under this name is what links the repository to it.
+    fill.ready.then(() => this.o.links.link(key, [digest])).catch(() => {});
     this.o.metrics.fillsInFlight.inc();
     fill.done.then(
       () => {
         this.o.metrics.blobFills.inc({ ...labels, outcome: "committed" });
         this.o.meta.addCounters({ upstream_blob_bytes: fill.received, blobs_cached: 1 });
-        this.link(key, digest, fill.received);
       },
       (err: Error) => {
         const outcome = err instanceof BlobMismatchError ? "mismatch" : "failed";
@@ -133,34 +143,12 @@ export class ProxyBlobStore {
         this.o.log.error({ digest, repo: key.repo, outcome, err: err.message }, "blob download not cached");
       },
     );
-    fill.done
-      .catch(() => {})
-      .finally(() => {
-        this.o.metrics.fillsInFlight.dec();
-        this.inflight.delete(digest);
-      });
+    fill.done.catch(() => {}).finally(() => this.o.metrics.fillsInFlight.dec());
     return fill;
   }
 
   /** Settles when no download is in progress (for shutdown). */
-  async idle(): Promise<void> {
-    while (this.inflight.size > 0) {
-      await Promise.allSettled(
-        [...this.inflight.values()].map(async (p) => {
-          const fill = await p;
-          if (fill instanceof BlobFill) await fill.done;
-        }),
-      );
-    }
-  }
-
-  private link(key: RepoKey, digest: Digest, size: number): void {
-    const id = `${key.registry}/${key.repo}@${digest}`;
-    if (this.linked.has(id)) return;
-    this.linked.set(id, true);
-    this.o.meta.linkBlob(key, digest, size).catch((err: Error) => {
-      this.linked.delete(id);
-      this.o.log.warn({ digest, err: err.message }, "could not record blob link");
-    });
+  idle(): Promise<void> {
+    return this.fills.idle();
   }
 }

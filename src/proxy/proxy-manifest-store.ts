@@ -1,15 +1,17 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LRUCache } from "lru-cache";
+import { SingleFlight } from "../async/single-flight.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
 import type { MetadataStore, RepoKey } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.js";
-import type { StorageDriver } from "../storage/driver.js";
-import { blobPath } from "../storage/layout.js";
-import type { Upstream, UpstreamManifest } from "../upstream/upstream.js";
+import type { LocalBlobStore } from "../store/blob-store.js";
+import type { Upstream } from "../upstream/upstream.js";
+import { parseManifest } from "./manifest-json.js";
 import type { CacheResult } from "./proxy-blob-store.js";
+import type { RepoLinks } from "./repo-links.js";
 
 export interface Manifest {
   digest: Digest;
@@ -19,7 +21,8 @@ export interface Manifest {
 }
 
 export interface ProxyManifestOptions {
-  driver: StorageDriver;
+  store: LocalBlobStore;
+  links: RepoLinks;
   meta: MetadataStore;
   upstreams: (registry: string) => Upstream;
   tagTtl: number;
@@ -35,17 +38,6 @@ function hashOf(body: Buffer, algorithm = "sha256"): Digest {
   return `${algorithm}:${createHash(algorithm).update(body).digest("hex")}`;
 }
 
-/** The manifest's own mediaType field wins over a Content-Type header that may be generic. */
-function mediaTypeOf(m: UpstreamManifest): string {
-  try {
-    const field = (JSON.parse(m.body.toString("utf8")) as { mediaType?: unknown }).mediaType;
-    if (typeof field === "string" && field) return field;
-  } catch {
-    throw new RegistryError("MANIFEST_INVALID", "upstream manifest is not JSON");
-  }
-  return m.mediaType;
-}
-
 /** Upstream answered, and the answer is final: no stale copy should hide it. */
 function definitive(err: unknown): boolean {
   const code = (err as RegistryError).code;
@@ -59,7 +51,7 @@ function definitive(err: unknown): boolean {
  */
 export class ProxyManifestStore {
   private readonly memory: LRUCache<Digest, { mediaType: string; body: Buffer }>;
-  private readonly flights = new Map<string, Promise<Manifest>>();
+  private readonly flights = new SingleFlight<string, Manifest>();
 
   constructor(private readonly o: ProxyManifestOptions) {
     this.memory = new LRUCache({ maxSize: o.memoryBytes, sizeCalculation: (v) => v.body.length + 200 });
@@ -67,24 +59,29 @@ export class ProxyManifestStore {
 
   async byDigest(key: RepoKey, digest: Digest): Promise<Manifest> {
     const local = await this.local(digest);
-    if (local) return local;
-    return this.once(`${key.registry}/${key.repo}@${digest}`, async () => {
+    if (local) {
+      await this.o.links.authorize(key, digest, "manifest");
+      return local;
+    }
+    return this.flights.do(`${key.registry}/${key.repo}@${digest}`, async () => {
       const m = await this.o.upstreams(key.registry).getManifest(key.repo, digest);
       if (hashOf(m.body, digestAlgorithm(digest)) !== digest) {
         throw new RegistryError("UPSTREAM_ERROR", `upstream manifest does not match ${digest}`);
       }
-      return this.store(key, digest, mediaTypeOf(m), m.body);
+      return this.store(key, digest, m.mediaType, m.body);
     });
   }
 
   async byTag(key: RepoKey, tag: string): Promise<Manifest> {
     const rec = await this.o.meta.getTag(key, tag);
     const cached = rec && (await this.local(rec.digest));
-    if (!rec || !cached)
-      return this.once(`${key.registry}/${key.repo}:${tag}`, () => this.fetchTag(key, tag));
+    // The tag is this repository's own record, so its manifest needs no link check.
+    if (!rec || !cached) {
+      return this.flights.do(`${key.registry}/${key.repo}:${tag}`, () => this.fetchTag(key, tag));
+    }
     if (Date.now() - rec.checkedAt < this.o.tagTtl) return cached;
 
-    const revalidation = this.once(`${key.registry}/${key.repo}:${tag}`, () =>
+    const revalidation = this.flights.do(`${key.registry}/${key.repo}:${tag}`, () =>
       this.revalidate(key, tag, cached),
     );
     try {
@@ -123,45 +120,47 @@ export class ProxyManifestStore {
         `upstream manifest ${key.repo}:${tag} does not match ${m.digest}`,
       );
     }
-    const stored = await this.store(key, digest, mediaTypeOf(m), m.body);
+    const stored = await this.store(key, digest, m.mediaType, m.body);
     await this.o.meta.putTag(key, tag, digest, Date.now());
     return stored;
   }
 
-  /** Commits bytes, then metadata: a crash in between leaves an unreferenced blob, never a dangling record. */
-  private async store(key: RepoKey, digest: Digest, mediaType: string, body: Buffer): Promise<Manifest> {
-    await this.o.driver.putContent(blobPath(digest), body);
-    await this.o.meta.putManifest(key, { digest, mediaType, size: body.length });
+  /**
+   * Commits bytes, then metadata: a crash in between leaves an unreferenced blob, never a dangling record. The
+   * repository is linked to the manifest and to everything it references, which upstream vouches it holds.
+   * `contentType` (upstream's header) counts only when the manifest has no mediaType field of its own.
+   */
+  private async store(key: RepoKey, digest: Digest, contentType: string, body: Buffer): Promise<Manifest> {
+    const parsed = parseManifest(body);
+    const mediaType = parsed.mediaType ?? contentType;
+    await this.o.store.put(digest, body);
+    await this.o.meta.putManifest({ digest, mediaType, size: body.length });
+    await this.o.links.link(key, [digest, ...parsed.references]);
     this.memory.set(digest, { mediaType, body });
     return { digest, mediaType, body, result: "miss" };
   }
 
+  /** A stored manifest, GET or HEAD alike, recorded as a use. */
   private async local(digest: Digest): Promise<Manifest | undefined> {
     const hot = this.memory.get(digest);
-    if (hot) return { digest, ...hot, result: "hit" };
-    const rec = await this.o.meta.getManifest(digest);
+    if (hot) {
+      this.o.store.touch(digest);
+      return { digest, ...hot, result: "hit" };
+    }
+    const rec = (await this.o.store.stat(digest)) && (await this.o.meta.getManifest(digest));
     if (!rec) return undefined;
     let body: Buffer;
     try {
-      body = await this.o.driver.getContent(blobPath(digest));
+      body = await this.o.store.get(digest);
     } catch {
       return undefined;
     }
+    this.o.store.touch(digest);
     if (digestHex(hashOf(body, digestAlgorithm(digest))) !== digestHex(digest)) {
       this.o.log.error({ digest }, "stored manifest fails its digest; refetching");
       return undefined;
     }
     this.memory.set(digest, { mediaType: rec.mediaType, body });
     return { digest, mediaType: rec.mediaType, body, result: "hit" };
-  }
-
-  /** One upstream operation per key at a time; concurrent callers share it. */
-  private once(key: string, fn: () => Promise<Manifest>): Promise<Manifest> {
-    let p = this.flights.get(key);
-    if (!p) {
-      p = fn().finally(() => this.flights.delete(key));
-      this.flights.set(key, p);
-    }
-    return p;
   }
 }

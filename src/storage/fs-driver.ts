@@ -1,8 +1,8 @@
-import { randomUUID } from "node:crypto";
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { type FileInfo, type FileWriter, PathNotFoundError, type StorageDriver } from "./driver.js";
+import { sweepTempFiles, tempName } from "./temp-files.js";
 
 // 1 MiB reads were ~2.5x faster than the 64 KiB default on this kind of machine.
 const READ_CHUNK = 1 << 20;
@@ -14,7 +14,7 @@ function isNotFound(err: unknown): boolean {
 
 /**
  * Stores each path as a file under `root`. Writes go to `root/_uploads/` and are renamed into place on commit, so
- * a reader never sees a partial file and a crash leaves only temp files, which `createFsDriver` removes.
+ * a reader never sees a partial file and a crash leaves only temp files, which `createFsDriver` sweeps.
  */
 export class FsDriver implements StorageDriver {
   readonly name = "filesystem";
@@ -72,7 +72,7 @@ export class FsDriver implements StorageDriver {
   }
 
   async writer(path: string): Promise<FileWriter> {
-    const temp = join(this.root, UPLOADS, randomUUID());
+    const temp = join(this.root, UPLOADS, tempName());
     const handle = await open(temp, "w");
     return new FsWriter(handle, temp, this.full(path));
   }
@@ -169,9 +169,15 @@ class FsWriter implements FileWriter {
   }
 }
 
-/** Creates the driver and removes temp files a crash may have left behind. */
-export async function createFsDriver(root: string): Promise<FsDriver> {
-  await rm(join(root, UPLOADS), { recursive: true, force: true });
+/** An upload nobody has written to for this long is abandoned, whoever started it. */
+export const STALE_UPLOAD_MS = 60 * 60_000;
+
+/**
+ * Creates the driver and removes the temp files that crashed writers left behind — only theirs: the root may be
+ * shared with other processes whose uploads are under way.
+ */
+export async function createFsDriver(root: string, staleUploadMs = STALE_UPLOAD_MS): Promise<FsDriver> {
   await mkdir(join(root, UPLOADS), { recursive: true });
+  await sweepTempFiles(join(root, UPLOADS), staleUploadMs);
   return new FsDriver(root);
 }

@@ -49,6 +49,8 @@ export class FakeHub {
   throttle = 0;
   rateLimitRemaining = 100;
   private readonly blobs = new Map<string, Buffer>();
+  /** Repositories a blob is in, when not in all of them. */
+  private readonly blobRepos = new Map<string, Set<string>>();
   private readonly manifests = new Map<string, StoredManifest>();
   private readonly faults: FaultRule[] = [];
   private readonly servers: Server[] = [];
@@ -78,9 +80,11 @@ export class FakeHub {
     }
   }
 
-  addBlob(content: Buffer): string {
+  /** Adds a blob to the given repositories, or to every one. */
+  addBlob(content: Buffer, repos?: string[]): string {
     const digest = sha256(content);
     this.blobs.set(digest, content);
+    if (repos) this.blobRepos.set(digest, new Set(repos));
     return digest;
   }
 
@@ -166,7 +170,10 @@ export class FakeHub {
     const [, repo, kind, ref] = m;
     if (kind === "tags") return this.serveTags(res, repo as string, url);
     if (kind === "blobs") {
-      if (!this.blobs.has(ref as string)) return this.json(res, 404, { errors: [{ code: "BLOB_UNKNOWN" }] });
+      const repos = this.blobRepos.get(ref as string);
+      if (!this.blobs.has(ref as string) || (repos && !repos.has(repo as string))) {
+        return this.json(res, 404, { errors: [{ code: "BLOB_UNKNOWN" }] });
+      }
       if (method === "HEAD") {
         res.writeHead(200, { "Content-Length": this.blobs.get(ref as string)?.length });
         return void res.end();

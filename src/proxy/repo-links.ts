@@ -1,0 +1,57 @@
+import { LRUCache } from "lru-cache";
+import { SingleFlight } from "../async/single-flight.js";
+import type { Logger } from "../log/logger.js";
+import type { RepoKey, RepositoryLinks } from "../metadata/store.js";
+import type { Digest } from "../reference/reference.js";
+import type { Upstream } from "../upstream/upstream.js";
+
+/**
+ * Which repository may be served which cached content. Content is stored once by digest, but a digest pulled
+ * through one name must not be served under another unless upstream has it there too: else a private image
+ * fetched with the mirror's credentials would leak through any public name that asks for its digest.
+ */
+export class RepoLinks {
+  /** Links known to exist, so a warm hit costs no database read and writes nothing. */
+  private readonly known = new LRUCache<string, true>({ max: 100_000 });
+  private readonly checks = new SingleFlight<string, void>();
+
+  constructor(
+    private readonly meta: RepositoryLinks,
+    private readonly upstreams: (registry: string) => Upstream,
+    private readonly log: Logger,
+  ) {}
+
+  /** Records that upstream has these digests in the repository; known at once, written in the background. */
+  link(key: RepoKey, digests: readonly Digest[]): Promise<void> {
+    const fresh = digests.filter((d) => !this.known.has(id(key, d)));
+    if (fresh.length === 0) return Promise.resolve();
+    for (const d of fresh) this.known.set(id(key, d), true);
+    return this.meta.link(key, fresh).catch((err: Error) => {
+      for (const d of fresh) this.known.delete(id(key, d));
+      this.log.warn({ repo: key.repo, err: err.message }, "could not record repository links");
+    });
+  }
+
+  /**
+   * Resolves when the repository may be served the digest: it is linked, or upstream confirms with a HEAD (free
+   * on the Hub's quota) and it is linked from then on. Otherwise throws upstream's answer (BLOB_UNKNOWN…).
+   */
+  async authorize(key: RepoKey, digest: Digest, kind: "blob" | "manifest"): Promise<void> {
+    const k = id(key, digest);
+    if (this.known.has(k)) return;
+    if (await this.meta.isLinked(key, digest)) {
+      this.known.set(k, true);
+      return;
+    }
+    await this.checks.do(k, async () => {
+      const upstream = this.upstreams(key.registry);
+      if (kind === "blob") await upstream.headBlob(key.repo, digest);
+      else await upstream.headManifest(key.repo, digest);
+      await this.link(key, [digest]);
+    });
+  }
+}
+
+function id(key: RepoKey, digest: Digest): string {
+  return `${key.registry}/${key.repo}@${digest}`;
+}
