@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { FakeHub } from "../fakes/fake-hub.js";
-import { startMirror, type TestMirror } from "../fakes/mirror.js";
+import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
 import { errorCode } from "../helpers.js";
 
 const DOCKER = "application/vnd.docker.distribution.manifest.v2+json";
 
 describe("registry API edge", () => {
   let hub: FakeHub;
-  let mirror: TestMirror;
+  let mirror: InProcessMirror;
   before(async () => {
     hub = await new FakeHub().start();
-    mirror = await startMirror(hub.url);
+    mirror = await startInProcessMirror(hub.url);
     for (const tag of ["a", "b", "c"]) {
       hub.addManifest("library/tagged", { schemaVersion: 2, mediaType: DOCKER, tag }, DOCKER, tag);
     }

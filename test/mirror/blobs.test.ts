@@ -6,15 +6,15 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import type { Digest } from "../../src/reference/reference.js";
 import { blobPath } from "../../src/storage/layout.js";
 import { FakeHub } from "../fakes/fake-hub.js";
-import { startMirror, type TestMirror } from "../fakes/mirror.js";
+import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
 import { errorCode, sha256Digest } from "../helpers.js";
 
 describe("blobs", () => {
   let hub: FakeHub;
-  let mirror: TestMirror;
+  let mirror: InProcessMirror;
   before(async () => {
     hub = await new FakeHub().start();
-    mirror = await startMirror(hub.url, { upstream: { bodyTimeout: "500ms", resumeAttempts: 2 } });
+    mirror = await startInProcessMirror(hub.url, { upstream: { bodyTimeout: "500ms", resumeAttempts: 2 } });
   });
   after(async () => {
     await mirror.stop();
@@ -155,7 +155,7 @@ describe("blobs", () => {
 describe("blobs on the in-memory driver", () => {
   it("fans out through a spool file and serves hits from memory", async () => {
     const hub = await new FakeHub().start();
-    const mirror = await startMirror(hub.url, { storage: { driver: "inmemory" } });
+    const mirror = await startInProcessMirror(hub.url, { storage: { driver: "inmemory" } });
     try {
       const content = randomBytes(20 << 20);
       const digest = hub.addBlob(content);

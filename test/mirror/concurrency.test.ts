@@ -3,16 +3,16 @@ import { randomBytes } from "node:crypto";
 import { after, before, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FakeHub } from "../fakes/fake-hub.js";
-import { startMirror, type TestMirror } from "../fakes/mirror.js";
+import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
 import { sha256Hex } from "../helpers.js";
 
 const SIZE = 24 << 20;
 let hub: FakeHub;
-let mirror: TestMirror;
+let mirror: InProcessMirror;
 
 before(async () => {
   hub = await new FakeHub().start();
-  mirror = await startMirror(hub.url);
+  mirror = await startInProcessMirror(hub.url);
 });
 after(async () => {
   await mirror.stop();

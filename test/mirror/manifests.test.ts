@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FakeHub } from "../fakes/fake-hub.js";
-import { startMirror, type TestMirror } from "../fakes/mirror.js";
+import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
 
 const DOCKER = "application/vnd.docker.distribution.manifest.v2+json";
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -22,10 +22,10 @@ function image(hub: FakeHub, repo: string, tag: string, seed: string) {
 
 describe("manifests", () => {
   let hub: FakeHub;
-  let mirror: TestMirror;
+  let mirror: InProcessMirror;
   before(async () => {
     hub = await new FakeHub().start();
-    mirror = await startMirror(hub.url, { cache: { tagTtl: "300ms", staleAfter: "200ms" } });
+    mirror = await startInProcessMirror(hub.url, { cache: { tagTtl: "300ms", staleAfter: "200ms" } });
   });
   after(async () => {
     await mirror.stop();
