@@ -4,7 +4,13 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildCatalogue, makeBlobImage, pushImage, type TestImage } from "../test/fixtures/images.js";
+import {
+  biggestBlob,
+  buildCatalogue,
+  makeBlobImage,
+  pushImage,
+  type TestImage,
+} from "../test/fixtures/images.js";
 import { startUpstreamRegistry, type UpstreamRegistry } from "../test/fixtures/upstream-registry.js";
 import { getOk } from "./http.js";
 import { buildHubmirror, removeBuild, startHubmirror } from "./hubmirror.js";
@@ -74,11 +80,6 @@ export function ensureTools(log: (msg: string) => void): void {
   }
 }
 
-/** The biggest blob of an image: its layer. */
-export function layerOf(img: TestImage): { digest: string; size: number; path: string } {
-  return img.blobs.reduce((a, b) => (b.size > a.size ? b : a));
-}
-
 /**
  * A mirror that has been running for a while has compiled its code paths and connected upstream: fetch a small
  * image (manifest by tag and by digest, blobs twice) a few times so that the first measured request is not the
@@ -138,7 +139,7 @@ export async function startEnv(opts: Options, log: (msg: string) => void): Promi
     ];
     log("warming up both mirrors (code paths, upstream connections) on an image no scenario uses");
     for (const m of mirrors) await warmUp(m, warmup);
-    const nginx = await startNginx(layerOf(big[0] as TestImage).path, join(work, "nginx"));
+    const nginx = await startNginx(biggestBlob(big[0] as TestImage).path, join(work, "nginx"));
     cleanups.push(() => nginx.stop());
     return {
       upstream,

@@ -1,9 +1,16 @@
 // hubmirror as a real child process (`node --import tsx src/cli.ts serve`), for tests that kill it or drive it
 // with real clients. It listens on an ephemeral port of 127.0.0.1, learnt from its "hubmirror listening" log line.
+// For fast tests, test/fakes/mirror.ts starts it in-process instead (startInProcessMirror).
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import type { ConfigInput } from "../src/config/schema.js";
+import { removeTree, tempDir } from "./clients/proc.js";
+import { fillsSettled } from "./helpers.js";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
@@ -123,10 +130,8 @@ export class MirrorProcess {
   }
 
   /** Resolves once no blob download is in progress: a fill commits just after its clients got the last byte. */
-  async settled(): Promise<void> {
-    for (let i = 0; i < 400 && (await this.metric("hubmirror_blob_fills_in_flight")) > 0; i++) {
-      await new Promise((ok) => setTimeout(ok, 25));
-    }
+  settled(): Promise<void> {
+    return fillsSettled(() => this.metric("hubmirror_blob_fills_in_flight"));
   }
 
   /** One counter from `/metrics` (summed over the series that carry `labels`). */
@@ -140,4 +145,40 @@ export class MirrorProcess {
   log(): string {
     return this.logTail.join("\n");
   }
+}
+
+/** A MirrorProcess on a temp data dir of its own. */
+export interface TempMirrorProcess {
+  process: MirrorProcess;
+  /** Its data directory (`storage/` holds the blob store). */
+  data: string;
+  /** Stops the mirror and deletes the temp dir. */
+  stop(): Promise<void>;
+}
+
+/**
+ * hubmirror as a child process in front of `upstream`, on a new temp data dir, with `config` (the YAML keys of
+ * src/config/schema.ts) on top of the defaults. MirrorProcess passes --listen, --data and --upstream; the rest
+ * comes from a config file.
+ */
+export async function startMirrorProcess(
+  upstream: string,
+  config: ConfigInput = {},
+): Promise<TempMirrorProcess> {
+  const dir = await tempDir("mirror-process");
+  const file = join(dir, "hubmirror.yaml");
+  await writeFile(file, stringify(config));
+  const data = join(dir, "data");
+  const mirrorProcess = await MirrorProcess.start({ upstream, data, config: file }).catch(async (err) => {
+    await removeTree(dir);
+    throw err;
+  });
+  return {
+    process: mirrorProcess,
+    data,
+    async stop() {
+      await mirrorProcess.stop();
+      await removeTree(dir);
+    },
+  };
 }

@@ -4,7 +4,6 @@
 // The tests run in order and share the mirror: each one builds on the cache the previous ones filled.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +13,7 @@ import { promisify } from "node:util";
 import { buildCatalogue, type Catalogue, MediaType, pushImage, type TestImage } from "./fixtures/images.js";
 import { startTokenServer, type TokenServer } from "./fixtures/token-server.js";
 import { startUpstreamRegistry, type UpstreamRegistry } from "./fixtures/upstream-registry.js";
+import { sha256Digest } from "./helpers.js";
 import { MirrorProcess } from "./mirror-process.js";
 
 const run = promisify(execFile);
@@ -66,7 +66,7 @@ const direct = (img: TestImage) => `127.0.0.1:${upstream.port}/${img.repo}:${img
 /** The digest of the manifest `ref` resolves to, as the registry sent it. */
 async function manifestDigest(ref: string): Promise<string> {
   const raw = await skopeo(["inspect", "--raw", "--tls-verify=false", `docker://${ref}`]);
-  return `sha256:${createHash("sha256").update(raw).digest("hex")}`;
+  return sha256Digest(raw);
 }
 
 /** `skopeo copy --all` of `ref` into a new OCI layout; returns the digests of the blobs it holds. */

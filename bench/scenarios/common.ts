@@ -1,7 +1,7 @@
 // What every scenario gets, and small helpers they share.
-import type { TestImage } from "../../test/fixtures/images.js";
+import { biggestBlob, type TestImage } from "../../test/fixtures/images.js";
 import type { AccessRecord } from "../../test/fixtures/upstream-registry.js";
-import { type Env, layerOf, type Mirror } from "../env.js";
+import type { Env, Mirror } from "../env.js";
 import { AGENT } from "../http.js";
 import type { Options } from "../options.js";
 import type { Row } from "../report.js";
@@ -25,9 +25,9 @@ export function sizeLabel(bytes: number): string {
   return bytes >= MIB ? `${Math.round(bytes / MIB)} MiB` : `${Math.round(bytes / 1024)} KiB`;
 }
 
-/** The API path of an image's layer blob, and that blob. */
+/** The API path of an image's biggest blob (a blob image's layer), and that blob. */
 export function blobOf(img: TestImage): { path: string; digest: string; size: number; file: string } {
-  const layer = layerOf(img);
+  const layer = biggestBlob(img);
   return {
     path: `/v2/${img.repo}/blobs/${layer.digest}`,
     digest: layer.digest,

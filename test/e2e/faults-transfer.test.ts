@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MiB } from "../fixtures/blob-store.js";
-import { type BlobFile, makeBlobImage, type TestImage } from "../fixtures/images.js";
+import { type BlobFile, biggestBlob, makeBlobImage, type TestImage } from "../fixtures/images.js";
 import { pullThrough } from "./pull-modes.js";
 import { useStack, verifiedStore } from "./stack.js";
 
@@ -32,7 +32,6 @@ const stack = useStack({
   timeout: 90_000,
 });
 
-const layerOf = (img: TestImage) => img.blobs.at(-1) as BlobFile;
 const qualified = (img: TestImage) => `docker.io/${img.repo}:latest`;
 const blobGets = (layer: BlobFile) => ({ path: new RegExp(`/blobs/${layer.digest}$`), method: "GET" });
 
@@ -59,7 +58,7 @@ async function assertNothingBadCached(absent?: string): Promise<void> {
 
 describe("transfer faults: a killed upstream, corrupted bytes", { timeout: 180_000 }, () => {
   test("registry killed at 40 of 100 MiB and still down: the pull fails cleanly, nothing is cached", async () => {
-    const layer = layerOf(big);
+    const layer = biggestBlob(big);
     const failed = await stack.mirror.process.metric(FILLS, { outcome: "failed" });
     const faulted = stack.proxy.faulted;
     const then = () => stack.hub.registry.kill("SIGKILL");
@@ -79,7 +78,7 @@ describe("transfer faults: a killed upstream, corrupted bytes", { timeout: 180_0
   });
 
   test("registry killed at 60 of 100 MiB and restarted: hubmirror resumes, the pull completes", async () => {
-    const layer = layerOf(big);
+    const layer = biggestBlob(big);
     const resumes = await stack.mirror.process.metric(RESUMES);
     const committed = await stack.mirror.process.metric(FILLS, { outcome: "committed" });
     const then = async () => {
@@ -109,7 +108,7 @@ describe("transfer faults: a killed upstream, corrupted bytes", { timeout: 180_0
   });
 
   test("a flipped byte in a blob body: hubmirror caches nothing, every client fails", async () => {
-    const layer = layerOf(small);
+    const layer = biggestBlob(small);
     const mismatch = await stack.mirror.process.metric(FILLS, { outcome: "mismatch" });
     const faulted = stack.proxy.faulted;
     stack.proxy.setFault({ ...blobGets(layer), fault: { flipByteAt: 3 * MiB } });

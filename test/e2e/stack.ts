@@ -1,24 +1,21 @@
 // What every end-to-end file starts once: a Docker-Hub-like upstream (the token server and Distribution with token
-// auth, holding the fixture catalogue), hubmirror as a child process in front of it, and the four real clients with
-// hubmirror as their docker.io mirror. Run only inside test/netns-run.sh: with no route off the machine, a client
-// that falls back to registry-1.docker.io fails instead of passing.
+// auth, holding the fixture catalogue), hubmirror as a child process in front of it (startMirrorProcess), and the
+// four real clients with hubmirror as their docker.io mirror. Run only inside test/netns-run.sh: with no route off
+// the machine, a client that falls back to registry-1.docker.io fails instead of passing.
 export { verifiedStore } from "../fixtures/verify-store.js";
 
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before } from "node:test";
-import { stringify } from "yaml";
+import type { ConfigInput } from "../../src/config/schema.js";
 import { Containerd } from "../clients/containerd.js";
 import { Dockerd } from "../clients/dockerd.js";
 import { assertLoopbackOnly } from "../clients/netns.js";
 import { Podman } from "../clients/podman.js";
-import { removeTree, tempDir } from "../clients/proc.js";
 import { Skopeo } from "../clients/skopeo.js";
 import { type FaultProxy, startFaultProxy } from "../fixtures/fault-proxy.js";
 import { buildCatalogue, type Catalogue, pushImage, type TestImage } from "../fixtures/images.js";
 import { startTokenServer, type TokenServer } from "../fixtures/token-server.js";
 import { startUpstreamRegistry, type UpstreamRegistry } from "../fixtures/upstream-registry.js";
-import { MirrorProcess } from "../mirror-process.js";
+import { startMirrorProcess, type TempMirrorProcess } from "../mirror-process.js";
 import { type ModeName, type PullMode, pullModes } from "./pull-modes.js";
 
 const pusher = { username: "pusher", password: "s3cret" };
@@ -55,36 +52,6 @@ export async function startHub(opts: { expiresIn?: number } = {}): Promise<Hub> 
     await stop();
     throw err;
   }
-}
-
-export interface Mirror {
-  process: MirrorProcess;
-  /** Its data directory (`storage/` holds the blob store). */
-  data: string;
-  stop(): Promise<void>;
-}
-
-/**
- * hubmirror in front of `upstream`, with `config` (YAML keys of src/config/schema.ts) on top of the defaults.
- * MirrorProcess passes --listen, --data and --upstream; the rest comes from a config file.
- */
-export async function startMirror(upstream: string, config: Record<string, unknown> = {}): Promise<Mirror> {
-  const dir = await tempDir("e2e-mirror");
-  const file = join(dir, "hubmirror.yaml");
-  await writeFile(file, stringify(config));
-  const data = join(dir, "data");
-  const mirrorProcess = await MirrorProcess.start({ upstream, data, config: file }).catch(async (err) => {
-    await removeTree(dir);
-    throw err;
-  });
-  return {
-    process: mirrorProcess,
-    data,
-    async stop() {
-      await mirrorProcess.stop();
-      await removeTree(dir);
-    },
-  };
 }
 
 /** The four clients, each configured with `mirrorUrl` as its docker.io mirror. */
@@ -125,7 +92,7 @@ export class Clients {
 /** A running stack: the hub, hubmirror in front of it, the clients, and their ways of pulling through it. */
 export interface Stack {
   hub: Hub;
-  mirror: Mirror;
+  mirror: TempMirrorProcess;
   clients: Clients;
   modes: Record<ModeName, PullMode>;
 }
@@ -137,8 +104,8 @@ export interface StackOptions {
   prepare?: (hub: Hub) => Promise<void>;
   /** Puts a fault proxy between hubmirror and the registry. */
   faultProxy?: boolean;
-  /** hubmirror's config (see startMirror). */
-  mirror?: Record<string, unknown>;
+  /** hubmirror's config (see startMirrorProcess). */
+  mirror?: ConfigInput;
   /** The `before` hook's timeout (ms). */
   timeout?: number;
 }
@@ -164,7 +131,7 @@ export function useStack(opts: StackOptions = {}): Stack & { proxy?: FaultProxy 
         started.push(stack.proxy);
         upstream = stack.proxy.url;
       }
-      stack.mirror = await startMirror(upstream, opts.mirror);
+      stack.mirror = await startMirrorProcess(upstream, opts.mirror);
       started.push(stack.mirror);
       stack.clients = await Clients.start(stack.mirror.process.url);
       started.push(stack.clients);

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { sha256Digest } from "../helpers.js";
 
 /** A fault injected into the next matching upstream answers (a seam, not monkey-patching). */
 export type Fault =
@@ -35,8 +35,6 @@ interface StoredManifest {
   mediaType: string;
   digest: string;
 }
-
-export const sha256 = (b: Buffer): string => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 /**
  * An in-process stand-in for Docker Hub for fast unit tests: bearer-token challenge, blobs answered with a 307
@@ -82,7 +80,7 @@ export class FakeHub {
 
   /** Adds a blob to the given repositories, or to every one. */
   addBlob(content: Buffer, repos?: string[]): string {
-    const digest = sha256(content);
+    const digest = sha256Digest(content);
     this.blobs.set(digest, content);
     if (repos) this.blobRepos.set(digest, new Set(repos));
     return digest;
@@ -91,7 +89,7 @@ export class FakeHub {
   /** Stores a manifest under its digest and, if given, a tag. */
   addManifest(repo: string, body: Buffer | object, mediaType: string, tag?: string): string {
     const buf = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
-    const m = { body: buf, mediaType, digest: sha256(buf) };
+    const m = { body: buf, mediaType, digest: sha256Digest(buf) };
     this.manifests.set(`${repo}@${m.digest}`, m);
     if (tag) this.manifests.set(`${repo}:${tag}`, m);
     return m.digest;

@@ -6,8 +6,9 @@ import { Agent, type Dispatcher, request } from "undici";
 import { type App, startApp } from "../../src/app.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";
+import { fillsSettled } from "../helpers.js";
 
-export interface TestMirror extends App {
+export interface InProcessMirror extends App {
   data: string;
   get(
     path: string,
@@ -26,19 +27,22 @@ export interface TestMirror extends App {
 
 const agent = new Agent({ keepAliveTimeout: 1000, connections: 128 });
 
-/** An in-process mirror on a free loopback port with a temp data dir; `data` reuses one (a restart). */
-export async function startMirror(
-  upstreamUrl: string,
+/**
+ * hubmirror in-process (startApp) in front of `upstream`, on a free loopback port with a temp data dir (`data`
+ * reuses one: a restart), for fast tests; test/mirror-process.ts startMirrorProcess runs it as a child process.
+ */
+export async function startInProcessMirror(
+  upstream: string,
   config: ConfigInput = {},
   data?: string,
-): Promise<TestMirror> {
+): Promise<InProcessMirror> {
   const dir = data ?? (await mkdtemp(join(tmpdir(), "hubmirror-test-")));
   const app = await startApp(
     parseConfig({
       ...config,
       listen: "127.0.0.1:0",
       data: dir,
-      upstream: { retries: 1, ...config.upstream, url: upstreamUrl },
+      upstream: { retries: 1, ...config.upstream, url: upstream },
     }),
     pino({ level: process.env.TEST_LOG ?? "silent" }),
   );
@@ -54,11 +58,7 @@ export async function startMirror(
       for await (const c of res.body) chunks.push(c as Buffer);
       return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
     },
-    async settled() {
-      for (let i = 0; i < 200 && (await app.metrics.value("hubmirror_blob_fills_in_flight")) > 0; i++) {
-        await new Promise((ok) => setTimeout(ok, 25));
-      }
-    },
+    settled: () => fillsSettled(() => app.metrics.value("hubmirror_blob_fills_in_flight")),
     async stop() {
       await app.close();
       if (!data) await rm(dir, { recursive: true, force: true });

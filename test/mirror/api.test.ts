@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { FakeHub } from "../fakes/fake-hub.js";
-import { startMirror, type TestMirror } from "../fakes/mirror.js";
+import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
+import { errorCode } from "../helpers.js";
 
 const DOCKER = "application/vnd.docker.distribution.manifest.v2+json";
-const errorOf = (body: Buffer) => JSON.parse(body.toString()).errors[0].code as string;
 
 describe("registry API edge", () => {
   let hub: FakeHub;
-  let mirror: TestMirror;
+  let mirror: InProcessMirror;
   before(async () => {
     hub = await new FakeHub().start();
-    mirror = await startMirror(hub.url);
+    mirror = await startInProcessMirror(hub.url);
     for (const tag of ["a", "b", "c"]) {
       hub.addManifest("library/tagged", { schemaVersion: 2, mediaType: DOCKER, tag }, DOCKER, tag);
     }
@@ -39,7 +39,7 @@ describe("registry API edge", () => {
       const res = await mirror.get(path, {}, method);
       const body = Buffer.from(await res.body.arrayBuffer());
       assert.equal(res.statusCode, 405, `${method} ${path}`);
-      assert.equal(errorOf(body), "UNSUPPORTED");
+      assert.equal(errorCode(body), "UNSUPPORTED");
     }
     const upload = await mirror.text("/v2/library/x/blobs/uploads/");
     assert.equal(upload.status, 405);
@@ -62,7 +62,7 @@ describe("registry API edge", () => {
     for (const [path, status, code] of cases) {
       const res = await mirror.text(path);
       assert.equal(res.status, status, path);
-      assert.equal(errorOf(res.body), code, path);
+      assert.equal(errorCode(res.body), code, path);
       assert.match(String(res.headers["content-type"]), /application\/json/);
     }
   });
@@ -82,7 +82,7 @@ describe("registry API edge", () => {
     hub.clearFaults();
     const unknown = await mirror.text("/v2/library/never-seen/tags/list");
     assert.equal(unknown.status, 404);
-    assert.equal(errorOf(unknown.body), "NAME_UNKNOWN");
+    assert.equal(errorCode(unknown.body), "NAME_UNKNOWN");
   });
 
   it("falls back to the tags held locally when no copy of the list was kept", async () => {

@@ -1,18 +1,20 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readdir } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { FakeHub, sha256 } from "../fakes/fake-hub.js";
-import { startMirror, type TestMirror } from "../fakes/mirror.js";
-
-const errorCode = (body: Buffer) => JSON.parse(body.toString()).errors[0].code;
+import type { Digest } from "../../src/reference/reference.js";
+import { blobPath } from "../../src/store/layout.js";
+import { FakeHub } from "../fakes/fake-hub.js";
+import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
+import { errorCode, sha256Digest } from "../helpers.js";
 
 describe("blobs", () => {
   let hub: FakeHub;
-  let mirror: TestMirror;
+  let mirror: InProcessMirror;
   before(async () => {
     hub = await new FakeHub().start();
-    mirror = await startMirror(hub.url, { upstream: { bodyTimeout: "500ms", resumeAttempts: 2 } });
+    mirror = await startInProcessMirror(hub.url, { upstream: { bodyTimeout: "500ms", resumeAttempts: 2 } });
   });
   after(async () => {
     await mirror.stop();
@@ -111,12 +113,23 @@ describe("blobs", () => {
   });
 
   it("gives up on an upstream that stalls, within the body timeout", async () => {
-    const digest = hub.addBlob(randomBytes(1 << 20));
+    const content = randomBytes(1 << 20);
+    const digest = hub.addBlob(content);
     hub.inject({ path: /\/cdn\//, fault: { kind: "stall", afterBytes: 1000 } });
     const started = Date.now();
     await assert.rejects(mirror.text(`/v2/library/s/blobs/${digest}`));
     assert.ok(Date.now() - started < 5000);
-    assert.equal(await mirror.meta.getManifest(digest as `sha256:${string}`), undefined);
+    // Nothing was committed: no file at the blob's path, and once upstream is healthy the blob is fetched again.
+    await mirror.settled();
+    const file = join(mirror.data, "storage", blobPath(digest as Digest));
+    await assert.rejects(stat(file), { code: "ENOENT" });
+    hub.clearFaults();
+    const fetched = hub.count("GET", new RegExp(`/cdn/${digest}`));
+    const again = await mirror.text(`/v2/library/s/blobs/${digest}`);
+    assert.ok(again.body.equals(content));
+    assert.equal(hub.count("GET", new RegExp(`/cdn/${digest}`)), fetched + 1);
+    await mirror.settled();
+    assert.ok((await stat(file)).isFile(), "committed now, at the path checked above");
   });
 
   it("retries a 500 before anything reached the client", async () => {
@@ -128,7 +141,7 @@ describe("blobs", () => {
   });
 
   it("answers unknown blobs 404 and bad digests 400", async () => {
-    const unknown = await mirror.text(`/v2/library/u/blobs/${sha256(Buffer.from("nothing"))}`);
+    const unknown = await mirror.text(`/v2/library/u/blobs/${sha256Digest(Buffer.from("nothing"))}`);
     assert.equal(unknown.status, 404);
     assert.equal(errorCode(unknown.body), "BLOB_UNKNOWN");
     for (const bad of ["sha256:abc", "md5:0123", `sha256:${"G".repeat(64)}`, "nocolon:"]) {
@@ -142,7 +155,7 @@ describe("blobs", () => {
 describe("blobs on the in-memory driver", () => {
   it("fans out through a spool file and serves hits from memory", async () => {
     const hub = await new FakeHub().start();
-    const mirror = await startMirror(hub.url, { storage: { driver: "inmemory" } });
+    const mirror = await startInProcessMirror(hub.url, { storage: { driver: "inmemory" } });
     try {
       const content = randomBytes(20 << 20);
       const digest = hub.addBlob(content);

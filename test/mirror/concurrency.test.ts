@@ -1,24 +1,23 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { after, before, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FakeHub } from "../fakes/fake-hub.js";
-import { startMirror, type TestMirror } from "../fakes/mirror.js";
+import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
+import { sha256Hex } from "../helpers.js";
 
 const SIZE = 24 << 20;
 let hub: FakeHub;
-let mirror: TestMirror;
+let mirror: InProcessMirror;
 
 before(async () => {
   hub = await new FakeHub().start();
-  mirror = await startMirror(hub.url);
+  mirror = await startInProcessMirror(hub.url);
 });
 after(async () => {
   await mirror.stop();
   await hub.stop();
 });
-
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 it("32 clients on one uncached blob: one upstream download, 32 correct bodies, late and ranged ones included", async () => {
   const content = randomBytes(SIZE);
@@ -39,7 +38,7 @@ it("32 clients on one uncached blob: one upstream download, 32 correct bodies, l
     const res = await mirror.text(path, range ? { range: `bytes=${range[0]}-${range[1]}` } : {});
     const want = range ? content.subarray(range[0], range[1] + 1) : content;
     assert.equal(res.status, range ? 206 : 200, `client ${i}`);
-    assert.equal(sha(res.body), sha(want), `client ${i} got the right bytes`);
+    assert.equal(sha256Hex(res.body), sha256Hex(want), `client ${i} got the right bytes`);
   };
   await Promise.all(Array.from({ length: 32 }, (_, i) => client(i)));
   assert.equal(hub.count("GET", new RegExp(`/cdn/${digest}`)), 1, "exactly one upstream download");

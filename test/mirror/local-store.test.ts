@@ -8,17 +8,17 @@ import { after, before, describe, it } from "node:test";
 import type { Digest } from "../../src/reference/reference.js";
 import { blobPath } from "../../src/store/layout.js";
 import { FakeHub } from "../fakes/fake-hub.js";
-import { startMirror, type TestMirror } from "../fakes/mirror.js";
+import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
+import { errorCode } from "../helpers.js";
 
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-const code = (body: Buffer) => JSON.parse(body.toString()).errors[0].code as string;
 
 describe("local blob store", () => {
   let hub: FakeHub;
-  let mirror: TestMirror;
+  let mirror: InProcessMirror;
   before(async () => {
     hub = await new FakeHub().start();
-    mirror = await startMirror(hub.url);
+    mirror = await startInProcessMirror(hub.url);
   });
   after(async () => {
     await mirror.stop();
@@ -33,7 +33,7 @@ describe("local blob store", () => {
 
     const leak = await mirror.text(`/v2/library/public/blobs/${digest}`);
     assert.equal(leak.status, 404, "a cached blob is not served under a name that lacks it");
-    assert.equal(code(leak.body), "BLOB_UNKNOWN");
+    assert.equal(errorCode(leak.body), "BLOB_UNKNOWN");
     const head = await mirror.get(`/v2/library/public/blobs/${digest}`, {}, "HEAD");
     await head.body.dump();
     assert.equal(head.statusCode, 404);
@@ -74,7 +74,7 @@ describe("local blob store", () => {
     assert.equal((await mirror.text(`/v2/acme/app/manifests/v1`)).status, 200);
     const leak = await mirror.text(`/v2/library/public/manifests/${digest}`);
     assert.equal(leak.status, 404);
-    assert.equal(code(leak.body), "MANIFEST_UNKNOWN");
+    assert.equal(errorCode(leak.body), "MANIFEST_UNKNOWN");
     assert.equal((await mirror.text(`/v2/acme/app/manifests/${digest}`)).status, 200);
 
     // What the manifest references is linked with it: its config is served without asking upstream.
@@ -122,7 +122,7 @@ describe("local blob store", () => {
 });
 
 /** How many storage stats the mirror made (the histogram's count). */
-async function statCount(mirror: TestMirror): Promise<number> {
+async function statCount(mirror: InProcessMirror): Promise<number> {
   const m = await mirror.metrics.registry.getSingleMetric("hubmirror_storage_operation_seconds")?.get();
   return (m?.values ?? [])
     .filter((v) => v.labels.op === "stat" && (v as { metricName?: string }).metricName?.endsWith("_count"))

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FakeHub } from "../fakes/fake-hub.js";
-import { startMirror, type TestMirror } from "../fakes/mirror.js";
+import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
+import { errorCode } from "../helpers.js";
 
 const DOCKER = "application/vnd.docker.distribution.manifest.v2+json";
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -22,10 +23,10 @@ function image(hub: FakeHub, repo: string, tag: string, seed: string) {
 
 describe("manifests", () => {
   let hub: FakeHub;
-  let mirror: TestMirror;
+  let mirror: InProcessMirror;
   before(async () => {
     hub = await new FakeHub().start();
-    mirror = await startMirror(hub.url, { cache: { tagTtl: "300ms", staleAfter: "200ms" } });
+    mirror = await startInProcessMirror(hub.url, { cache: { tagTtl: "300ms", staleAfter: "200ms" } });
   });
   after(async () => {
     await mirror.stop();
@@ -101,12 +102,12 @@ describe("manifests", () => {
     const limited = await mirror.text("/v2/library/nocache/manifests/latest");
     assert.equal(limited.status, 429);
     assert.equal(limited.headers["retry-after"], "42");
-    assert.equal(JSON.parse(limited.body.toString()).errors[0].code, "TOOMANYREQUESTS");
+    assert.equal(errorCode(limited.body), "TOOMANYREQUESTS");
     hub.inject({ path: /nocache\/manifests/, fault: { kind: "status", status: 503 }, times: 2 });
     assert.equal((await mirror.text("/v2/library/nocache/manifests/latest")).status, 502);
     const unknown = await mirror.text("/v2/library/nocache/manifests/latest");
     assert.equal(unknown.status, 404);
-    assert.equal(JSON.parse(unknown.body.toString()).errors[0].code, "MANIFEST_UNKNOWN");
+    assert.equal(errorCode(unknown.body), "MANIFEST_UNKNOWN");
   });
 
   it("never caches a manifest whose bytes don't match the digest", async () => {

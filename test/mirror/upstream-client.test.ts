@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { FakeHub } from "../fakes/fake-hub.js";
-import { startMirror } from "../fakes/mirror.js";
+import { startInProcessMirror } from "../fakes/mirror.js";
 
 /** A forward proxy that only tunnels (CONNECT), counting tunnels per target. */
 async function startTunnelProxy(): Promise<{ url: string; tunnels: string[]; server: Server }> {
@@ -33,7 +33,9 @@ describe("upstream client", () => {
   after(() => hub.stop());
 
   it("sends account credentials to the token server only", async () => {
-    const mirror = await startMirror(hub.url, { upstream: { username: "user", password: "secret" } });
+    const mirror = await startInProcessMirror(hub.url, {
+      upstream: { username: "user", password: "secret" },
+    });
     try {
       const digest = hub.addBlob(randomBytes(100));
       assert.equal((await mirror.text(`/v2/library/cred/blobs/${digest}`)).status, 200);
@@ -52,7 +54,7 @@ describe("upstream client", () => {
 
   it("reaches the upstream through a configured HTTP proxy, CDN included", async () => {
     const proxy = await startTunnelProxy();
-    const mirror = await startMirror(hub.url, { upstream: { proxy: proxy.url } });
+    const mirror = await startInProcessMirror(hub.url, { upstream: { proxy: proxy.url } });
     try {
       const content = randomBytes(1 << 20);
       const digest = hub.addBlob(content);
@@ -69,7 +71,7 @@ describe("upstream client", () => {
   });
 
   it("keeps one token per scope until it nears expiry", async () => {
-    const mirror = await startMirror(hub.url);
+    const mirror = await startInProcessMirror(hub.url);
     try {
       const before = hub.tokenRequests.length;
       const digests = [randomBytes(10), randomBytes(11), randomBytes(12)].map((b) => hub.addBlob(b));
