@@ -14,6 +14,7 @@ import type { MetadataStore } from "./metadata/store.js";
 import { Metrics } from "./metrics/metrics.js";
 import { ProxyBlobStore } from "./proxy/proxy-blob-store.js";
 import { ProxyManifestStore } from "./proxy/proxy-manifest-store.js";
+import { ProxyTagStore } from "./proxy/proxy-tag-store.js";
 import { BaseDriver } from "./storage/base-driver.js";
 import type { StorageDriver } from "./storage/driver.js";
 import { createFsDriver } from "./storage/fs-driver.js";
@@ -95,6 +96,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       metrics,
       log,
     }),
+    tags: new ProxyTagStore(meta),
     meta,
     upstreams,
     defaultRegistry: up.registry,

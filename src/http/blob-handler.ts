@@ -1,10 +1,10 @@
 import { parseDigest } from "../reference/reference.js";
-import type { RequestContext, Services } from "./context.js";
+import type { RepoContext, Services } from "./context.js";
 import { parseRange } from "./range.js";
 
 /** GET/HEAD /v2/<name>/blobs/<digest>: streams from storage or from the in-flight download, Range included. */
-export async function handleBlob(s: Services, ctx: RequestContext, rawDigest: string): Promise<void> {
-  const digest = parseDigest(rawDigest);
+export async function handleBlob(s: Services, ctx: RepoContext): Promise<void> {
+  const digest = parseDigest(ctx.ref);
   const { res } = ctx;
   const headers: Record<string, string | number> = {
     "Content-Type": "application/octet-stream",

@@ -4,7 +4,8 @@ import { isIndex } from "../proxy/media-types.js";
 import type { Manifest } from "../proxy/proxy-manifest-store.js";
 import { type Digest, isDigest, parseDigest, parseTag } from "../reference/reference.js";
 import { accepts, parseAccept } from "./accept.js";
-import type { RequestContext, Services } from "./context.js";
+import type { RepoContext, Services } from "./context.js";
+import { STALE_WARNING } from "./respond.js";
 
 interface IndexEntry {
   digest?: string;
@@ -29,7 +30,8 @@ async function negotiate(s: Services, key: RepoKey, m: Manifest, accepted: Set<s
 }
 
 /** GET/HEAD /v2/<name>/manifests/<tag|digest>. */
-export async function handleManifest(s: Services, ctx: RequestContext, ref: string): Promise<void> {
+export async function handleManifest(s: Services, ctx: RepoContext): Promise<void> {
+  const { ref } = ctx;
   let m: Manifest;
   if (isDigest(ref)) {
     m = await s.manifests.byDigest(ctx.key, parseDigest(ref));
@@ -46,13 +48,12 @@ export async function handleManifest(s: Services, ctx: RequestContext, ref: stri
     "Content-Length": m.body.length,
     ETag: `"${m.digest}"`,
   };
-  if (m.result === "stale") headers.Warning = '110 hubmirror "Response is Stale"';
+  if (m.result === "stale") headers.Warning = STALE_WARNING;
   ctx.res.writeHead(200, headers);
   if (ctx.head) {
     ctx.res.end();
     return;
   }
-  ctx.bytes = m.body.length;
   s.metrics.servedBytes.inc({ kind: "manifest" }, m.body.length);
   ctx.res.end(m.body);
 }
