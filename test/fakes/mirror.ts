@@ -6,6 +6,7 @@ import { Agent, type Dispatcher, request } from "undici";
 import { type App, startApp } from "../../src/app.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";
+import type { Logger } from "../../src/log/logger.js";
 
 export interface TestMirror extends App {
   data: string;
@@ -26,11 +27,15 @@ export interface TestMirror extends App {
 
 const agent = new Agent({ keepAliveTimeout: 1000, connections: 128 });
 
-/** An in-process mirror on a free loopback port with a temp data dir; `data` reuses one (a restart). */
+/**
+ * An in-process mirror on a free loopback port with a temp data dir; `data` reuses one (a restart); `log` replaces
+ * the silent logger (to read the access log).
+ */
 export async function startMirror(
   upstreamUrl: string,
   config: ConfigInput = {},
   data?: string,
+  log: Logger = pino({ level: process.env.TEST_LOG ?? "silent" }),
 ): Promise<TestMirror> {
   const dir = data ?? (await mkdtemp(join(tmpdir(), "hubmirror-test-")));
   const app = await startApp(
@@ -40,7 +45,7 @@ export async function startMirror(
       data: dir,
       upstream: { retries: 1, ...config.upstream, url: upstreamUrl },
     }),
-    pino({ level: process.env.TEST_LOG ?? "silent" }),
+    log,
   );
   const get = (path: string, headers: Record<string, string> = {}, method: Dispatcher.HttpMethod = "GET") =>
     request(`${app.url}${path}`, { method, headers, dispatcher: agent });
