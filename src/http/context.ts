@@ -8,6 +8,9 @@ import type { ProxyTagStore } from "../proxy/proxy-tag-store.js";
 import type { Upstream } from "../upstream/upstream.js";
 import type { MeteredResponse } from "./metered-response.js";
 
+/** What handlers may ask an upstream directly; manifests and blobs go through the proxy stores. */
+export type ListingUpstream = Pick<Upstream, "getTags" | "getReferrers">;
+
 /** What the handlers reach: the proxy layer, never storage or upstream HTTP directly. */
 export interface Services {
   blobs: Pick<ProxyBlobStore, "stat" | "get">;
@@ -16,7 +19,7 @@ export interface Services {
   /** The catalog and the usage totals. */
   meta: Pick<MetadataStore, "listRepositories" | "addCounters">;
   /** The upstream for a registry; NAME_UNKNOWN for one not configured. */
-  upstreams: (registry: string) => Upstream;
+  upstreams: (registry: string) => ListingUpstream;
   defaultRegistry: string;
   metrics: Metrics;
 }
@@ -77,7 +80,7 @@ export class RequestContext {
   ref = "";
   /** Set for repository routes, together with `upstream`: the one place a request resolves its upstream. */
   key: RepoKey | undefined = undefined;
-  upstream: Upstream | undefined = undefined;
+  upstream: ListingUpstream | undefined = undefined;
   principal: Principal | undefined = undefined;
   /** For the access log and the usage totals. */
   cache: CacheResult | undefined = undefined;
@@ -103,7 +106,7 @@ export class RequestContext {
 /** A context whose repository route was resolved. */
 export interface RepoContext extends RequestContext {
   key: RepoKey;
-  upstream: Upstream;
+  upstream: ListingUpstream;
 }
 
 export function asRepoContext(ctx: RequestContext): RepoContext {
