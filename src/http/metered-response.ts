@@ -10,9 +10,9 @@ function byteLength(chunk: unknown, encoding: unknown): number {
 /**
  * A response that counts the body bytes it was given, whichever handler wrote them, so the access log can't
  * depend on each handler remembering to count. A subclass (`createServer({ ServerResponse })`) rather than
- * wrapping write/end per request: no closures, and every response keeps one shape.
+ * wrapping write/end per request: no closures, and every response keeps one shape. Generic like its base, so a
+ * server built with it is still a plain `Server`.
  */
-// Generic like its base, so a server built with it is still a plain `Server`.
 export class MeteredResponse<
   Request extends IncomingMessage = IncomingMessage,
 > extends ServerResponse<Request> {

@@ -12,7 +12,7 @@ import { compose } from "./compose.js";
 import type { ListingUpstream, Services } from "./context.js";
 import { createRegistryServer } from "./server.js";
 
-it("composes middleware as an onion, once", async () => {
+it("composes middleware as an onion", async () => {
   const trace: string[] = [];
   const layer = (name: string) => async (ctx: string[], next: (ctx: string[]) => Promise<void>) => {
     ctx.push(`${name} in`);
