@@ -14,6 +14,7 @@ import type { MetadataStore } from "./metadata/store.js";
 import { Metrics } from "./metrics/metrics.js";
 import { ProxyBlobStore } from "./proxy/proxy-blob-store.js";
 import { ProxyManifestStore } from "./proxy/proxy-manifest-store.js";
+import { ProxyTagStore } from "./proxy/proxy-tag-store.js";
 import { RepoLinks } from "./proxy/repo-links.js";
 import { BaseDriver } from "./storage/base-driver.js";
 import type { StorageDriver } from "./storage/driver.js";
@@ -77,7 +78,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     );
   };
   const store = new LocalBlobStore(driver, meta);
-  const links = new RepoLinks(meta, upstreams, log);
+  const links = new RepoLinks(meta, log);
   // Aborted when shutdown gives up waiting: downloads stop and commit nothing.
   const aborter = new AbortController();
   const blobs = new ProxyBlobStore({
@@ -85,7 +86,6 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     links,
     meta,
     signal: aborter.signal,
-    upstreams,
     spoolDir,
     resumeAttempts: up.resumeAttempts,
     metrics,
@@ -97,13 +97,13 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       store,
       links,
       meta,
-      upstreams,
       tagTtl: config.cache.tagTtl,
       staleAfter: config.cache.staleAfter,
       memoryBytes: MANIFEST_MEMORY_BYTES,
       metrics,
       log,
     }),
+    tags: new ProxyTagStore(meta),
     meta,
     upstreams,
     defaultRegistry: up.registry,

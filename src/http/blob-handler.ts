@@ -1,10 +1,10 @@
 import { parseDigest } from "../reference/reference.js";
-import type { RequestContext, Services } from "./context.js";
+import type { RepoContext, Services } from "./context.js";
 import { parseRange } from "./range.js";
 
 /** GET/HEAD /v2/<name>/blobs/<digest>: streams from storage or from the in-flight download, Range included. */
-export async function handleBlob(s: Services, ctx: RequestContext, rawDigest: string): Promise<void> {
-  const digest = parseDigest(rawDigest);
+export async function handleBlob(s: Services, ctx: RepoContext): Promise<void> {
+  const digest = parseDigest(ctx.ref);
   const { res } = ctx;
   const headers: Record<string, string | number> = {
     "Content-Type": "application/octet-stream",
@@ -14,13 +14,13 @@ export async function handleBlob(s: Services, ctx: RequestContext, rawDigest: st
     "Cache-Control": "max-age=31536000, immutable",
   };
   if (ctx.head) {
-    const { size, result } = await s.blobs.stat(ctx.key, digest);
+    const { size, result } = await s.blobs.stat(ctx.upstream, ctx.key, digest);
     ctx.cache = result;
     res.writeHead(200, { ...headers, "Content-Length": size });
     res.end();
     return;
   }
-  const blob = await s.blobs.get(ctx.key, digest);
+  const blob = await s.blobs.get(ctx.upstream, ctx.key, digest);
   ctx.cache = blob.result;
   s.metrics.cacheRequests.inc({ kind: "blob", result: blob.result });
   if (blob.redirectURL) {

@@ -1,27 +1,113 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
+import { RegistryError } from "../errors/oci-errors.js";
 import type { MetadataStore, RepoKey } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { CacheResult, ProxyBlobStore } from "../proxy/proxy-blob-store.js";
 import type { ProxyManifestStore } from "../proxy/proxy-manifest-store.js";
+import type { ProxyTagStore } from "../proxy/proxy-tag-store.js";
 import type { Upstream } from "../upstream/upstream.js";
+import type { MeteredResponse } from "./metered-response.js";
 
 /** What the handlers reach: the proxy layer, never storage or upstream HTTP directly. */
 export interface Services {
-  blobs: ProxyBlobStore;
-  manifests: ProxyManifestStore;
-  meta: MetadataStore;
+  blobs: Pick<ProxyBlobStore, "stat" | "get">;
+  manifests: Pick<ProxyManifestStore, "byDigest" | "byTag">;
+  tags: Pick<ProxyTagStore, "list">;
+  /** The catalog and the usage totals. */
+  meta: Pick<MetadataStore, "listRepositories" | "addCounters">;
+  /** The upstream for a registry; NAME_UNKNOWN for one not configured. */
   upstreams: (registry: string) => Upstream;
   defaultRegistry: string;
   metrics: Metrics;
 }
 
-export interface RequestContext {
-  req: IncomingMessage;
-  res: ServerResponse;
-  head: boolean;
-  query: URLSearchParams;
+/** Who is asking; set by an auth middleware once there is one. */
+export interface Principal {
+  name: string;
+}
+
+/** The read side of URLSearchParams, so requests without a query can share one empty instance. */
+export type Query = Pick<URLSearchParams, "get" | "has">;
+const NO_QUERY: Query = new URLSearchParams();
+
+export type RouteName =
+  | "base"
+  | "catalog"
+  | "manifests"
+  | "blobs"
+  | "uploads"
+  | "referrers"
+  | "tags"
+  | "metrics"
+  | "health"
+  | "none";
+
+export type Handler = (s: Services, ctx: RequestContext) => Promise<void>;
+export type RepoHandler = (s: Services, ctx: RepoContext) => Promise<void>;
+
+/**
+ * One entry of the route table. A string path matches exactly; a pattern's groups are the repository name and
+ * the reference. A route with `repo` gets its repository and upstream resolved before the handler runs.
+ */
+export type Route = { name: RouteName; methods: readonly string[]; path: string | RegExp } & (
+  | { handle: Handler; repo?: undefined }
+  | { repo: RepoHandler; handle?: undefined }
+);
+
+/** Where a request that matched no route ends: NOT_FOUND, labelled "none". */
+const NO_ROUTE: Route = {
+  name: "none",
+  methods: ["GET", "HEAD"],
+  path: "",
+  handle: async (_s, ctx) => {
+    throw new RegistryError("NOT_FOUND", `no route for ${ctx.path.slice(0, 200)}`);
+  },
+};
+
+/** Per-request state, built once per request; the middleware fill it in, in order. */
+export class RequestContext {
+  readonly head: boolean;
+  readonly path: string;
+  readonly query: Query;
+  /** `?ns=HOST` (containerd's mirror convention) picks the upstream registry; else the default one. */
+  readonly registry: string;
+  route: Route = NO_ROUTE;
+  /** The repository name and reference as they appear in the path, before validation. */
+  rawName = "";
+  ref = "";
+  /** Set for repository routes, together with `upstream`: the one place a request resolves its upstream. */
+  key: RepoKey | undefined = undefined;
+  upstream: Upstream | undefined = undefined;
+  principal: Principal | undefined = undefined;
+  /** For the access log and the usage totals. */
+  cache: CacheResult | undefined = undefined;
+  /** Blob body bytes the socket took, counted by the blob sink for the served-bytes metric. */
+  bytes = 0;
+  /** The status once the response closed; 499 when the client left before it was complete. */
+  status = 0;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: MeteredResponse,
+    defaultRegistry: string,
+  ) {
+    this.head = req.method === "HEAD";
+    const raw = req.url ?? "/";
+    const q = raw.indexOf("?");
+    this.path = q < 0 ? raw : raw.slice(0, q);
+    this.query = q < 0 ? NO_QUERY : new URLSearchParams(raw.slice(q + 1));
+    this.registry = this.query.get("ns") || defaultRegistry;
+  }
+}
+
+/** A context whose repository route was resolved. */
+export interface RepoContext extends RequestContext {
   key: RepoKey;
-  /** For the access log. */
-  cache?: CacheResult;
-  bytes: number;
+  upstream: Upstream;
+}
+
+export function asRepoContext(ctx: RequestContext): RepoContext {
+  if (!ctx.key || !ctx.upstream)
+    throw new Error(`route ${ctx.route.name} ran before its repository was resolved`);
+  return ctx as RepoContext;
 }

@@ -1,12 +1,13 @@
 import { RegistryError } from "../errors/oci-errors.js";
 import { OCI_INDEX } from "../proxy/media-types.js";
 import { parseDigest } from "../reference/reference.js";
-import type { RequestContext, Services } from "./context.js";
+import type { Query, RepoContext, RequestContext, Services } from "./context.js";
+import { STALE_WARNING, sendJson } from "./respond.js";
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 
-function pageSize(query: URLSearchParams): number {
+function pageSize(query: Query): number {
   const raw = query.get("n");
   if (raw === null || raw === "") return DEFAULT_PAGE;
   const n = Number(raw);
@@ -16,71 +17,36 @@ function pageSize(query: URLSearchParams): number {
   return Math.min(n, MAX_PAGE);
 }
 
-function sendJson(ctx: RequestContext, body: Buffer | string, headers: Record<string, string> = {}): void {
-  const buf = typeof body === "string" ? Buffer.from(body) : body;
-  ctx.res.writeHead(200, { "Content-Type": "application/json", "Content-Length": buf.length, ...headers });
-  ctx.bytes = ctx.head ? 0 : buf.length;
-  ctx.res.end(ctx.head ? undefined : buf);
-}
-
-function nextLink(path: string, n: number, last: string | undefined): Record<string, string> {
-  if (last === undefined) return {};
-  return { Link: `<${path}?n=${n}&last=${encodeURIComponent(last)}>; rel="next"` };
+function nextLink(path: string, n: number, last: string | undefined): string | undefined {
+  return last === undefined ? undefined : `<${path}?n=${n}&last=${encodeURIComponent(last)}>; rel="next"`;
 }
 
 /** GET /v2/_catalog: the repositories this mirror holds (local only; Docker Hub has no catalog). */
 export async function handleCatalog(s: Services, ctx: RequestContext): Promise<void> {
   const n = pageSize(ctx.query);
   const repos =
-    n === 0 ? [] : await s.meta.listRepositories(ctx.key.registry, n, ctx.query.get("last") ?? undefined);
-  const last = repos.length === n && n > 0 ? repos[repos.length - 1] : undefined;
-  sendJson(ctx, JSON.stringify({ repositories: repos }), nextLink("/v2/_catalog", n, last));
+    n === 0 ? [] : await s.meta.listRepositories(ctx.registry, n, ctx.query.get("last") ?? undefined);
+  const link = nextLink("/v2/_catalog", n, repos.length === n && n > 0 ? repos[repos.length - 1] : undefined);
+  sendJson(ctx, JSON.stringify({ repositories: repos }), link ? { Link: link } : {});
 }
 
-/** GET /v2/<name>/tags/list: proxied; when upstream fails, the copy we last saw, else the tags we hold. */
-export async function handleTags(s: Services, ctx: RequestContext): Promise<void> {
+/** GET /v2/<name>/tags/list: renders what the tag store answers, upstream's page or the copy it fell back to. */
+export async function handleTags(s: Services, ctx: RepoContext): Promise<void> {
   const n = ctx.query.has("n") ? pageSize(ctx.query) : undefined;
-  const last = ctx.query.get("last") ?? undefined;
-  const query = new URLSearchParams();
-  if (n !== undefined) query.set("n", String(n));
-  if (last !== undefined) query.set("last", last);
-  const q = query.toString();
-  try {
-    const { body, link } = await s.upstreams(ctx.key.registry).getTags(ctx.key.repo, q);
-    await s.meta.putTagList(ctx.key, q, body);
-    ctx.cache = "miss";
-    sendJson(ctx, body, link ? { Link: link } : {});
-    return;
-  } catch (err) {
-    const code = (err as RegistryError).code;
-    if (code === "NAME_UNKNOWN" || code === "UNKNOWN") throw err;
-    const cached = await s.meta.getTagList(ctx.key, q);
-    if (cached) {
-      ctx.cache = "stale";
-      sendJson(ctx, cached, { Warning: '110 hubmirror "Response is Stale"' });
-      return;
-    }
-    const all = (await s.meta.listTags(ctx.key)).filter((t) => last === undefined || t > last);
-    if (all.length === 0) throw err;
-    const page = all.slice(0, n ?? all.length);
-    ctx.cache = "stale";
-    const more = n !== undefined && all.length > n ? page[page.length - 1] : undefined;
-    sendJson(ctx, JSON.stringify({ name: ctx.key.repo, tags: page }), {
-      Warning: '110 hubmirror "Response is Stale"',
-      ...nextLink(`/v2/${ctx.key.repo}/tags/list`, n ?? DEFAULT_PAGE, more),
-    });
-  }
+  const list = await s.tags.list(ctx.upstream, ctx.key, n, ctx.query.get("last") ?? undefined);
+  ctx.cache = list.stale ? "stale" : "miss";
+  const headers: Record<string, string> = list.stale ? { Warning: STALE_WARNING } : {};
+  const link = list.link ?? nextLink(`/v2/${ctx.key.repo}/tags/list`, n ?? DEFAULT_PAGE, list.more);
+  if (link) headers.Link = link;
+  sendJson(ctx, list.body, headers);
 }
 
 /** GET /v2/<name>/referrers/<digest>: upstream's index when it has one, else an empty index. */
-export async function handleReferrers(s: Services, ctx: RequestContext, rawDigest: string): Promise<void> {
-  const digest = parseDigest(rawDigest);
+export async function handleReferrers(_s: Services, ctx: RepoContext): Promise<void> {
+  const digest = parseDigest(ctx.ref);
   const artifactType = ctx.query.get("artifactType");
   const q = artifactType ? `artifactType=${encodeURIComponent(artifactType)}` : "";
-  const found = await s
-    .upstreams(ctx.key.registry)
-    .getReferrers(ctx.key.repo, digest, q)
-    .catch(() => undefined);
+  const found = await ctx.upstream.getReferrers(ctx.key.repo, digest, q).catch(() => undefined);
   const body = found?.body ?? JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] });
   ctx.cache = found ? "miss" : "hit";
   sendJson(ctx, body, { "Content-Type": OCI_INDEX });

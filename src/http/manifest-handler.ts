@@ -1,41 +1,45 @@
 import { RegistryError } from "../errors/oci-errors.js";
 import type { RepoKey } from "../metadata/store.js";
+import { readManifest } from "../proxy/manifest-json.js";
 import { isIndex } from "../proxy/media-types.js";
 import type { Manifest } from "../proxy/proxy-manifest-store.js";
 import { type Digest, isDigest, parseDigest, parseTag } from "../reference/reference.js";
+import type { Upstream } from "../upstream/upstream.js";
 import { accepts, parseAccept } from "./accept.js";
-import type { RequestContext, Services } from "./context.js";
-
-interface IndexEntry {
-  digest?: string;
-  mediaType?: string;
-  platform?: { os?: string; architecture?: string };
-}
+import type { RepoContext, Services } from "./context.js";
+import { STALE_WARNING } from "./respond.js";
 
 /**
  * A client that can't take an index (an old docker, say) gets the linux/amd64 image from it, as Docker Hub does;
  * any other type it doesn't accept is MANIFEST_UNKNOWN.
  */
-async function negotiate(s: Services, key: RepoKey, m: Manifest, accepted: Set<string>): Promise<Manifest> {
+async function negotiate(
+  s: Services,
+  up: Upstream,
+  key: RepoKey,
+  m: Manifest,
+  accepted: Set<string>,
+): Promise<Manifest> {
   if (accepts(accepted, m.mediaType)) return m;
   if (isIndex(m.mediaType)) {
-    const entries = (JSON.parse(m.body.toString("utf8")) as { manifests?: IndexEntry[] }).manifests ?? [];
+    const entries = readManifest(m.body).manifests ?? [];
     const amd64 = entries.find((e) => e.platform?.os === "linux" && e.platform.architecture === "amd64");
     if (amd64?.digest && accepts(accepted, amd64.mediaType ?? "")) {
-      return s.manifests.byDigest(key, parseDigest(amd64.digest));
+      return s.manifests.byDigest(up, key, parseDigest(amd64.digest));
     }
   }
   throw new RegistryError("MANIFEST_UNKNOWN", `manifest is ${m.mediaType}, which the client does not accept`);
 }
 
 /** GET/HEAD /v2/<name>/manifests/<tag|digest>. */
-export async function handleManifest(s: Services, ctx: RequestContext, ref: string): Promise<void> {
+export async function handleManifest(s: Services, ctx: RepoContext): Promise<void> {
+  const { ref } = ctx;
   let m: Manifest;
   if (isDigest(ref)) {
-    m = await s.manifests.byDigest(ctx.key, parseDigest(ref));
+    m = await s.manifests.byDigest(ctx.upstream, ctx.key, parseDigest(ref));
   } else {
-    const tagged = await s.manifests.byTag(ctx.key, parseTag(ref));
-    m = await negotiate(s, ctx.key, tagged, parseAccept(ctx.req.headers.accept));
+    const tagged = await s.manifests.byTag(ctx.upstream, ctx.key, parseTag(ref));
+    m = await negotiate(s, ctx.upstream, ctx.key, tagged, parseAccept(ctx.req.headers.accept));
     if (tagged.result === "stale") m = { ...m, result: "stale" };
   }
   ctx.cache = m.result;
@@ -46,13 +50,12 @@ export async function handleManifest(s: Services, ctx: RequestContext, ref: stri
     "Content-Length": m.body.length,
     ETag: `"${m.digest}"`,
   };
-  if (m.result === "stale") headers.Warning = '110 hubmirror "Response is Stale"';
+  if (m.result === "stale") headers.Warning = STALE_WARNING;
   ctx.res.writeHead(200, headers);
   if (ctx.head) {
     ctx.res.end();
     return;
   }
-  ctx.bytes = m.body.length;
   s.metrics.servedBytes.inc({ kind: "manifest" }, m.body.length);
   ctx.res.end(m.body);
 }

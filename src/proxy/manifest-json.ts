@@ -2,7 +2,11 @@ import { z } from "zod";
 import { RegistryError } from "../errors/oci-errors.js";
 import { type Digest, parseDigest } from "../reference/reference.js";
 
-const descriptor = z.looseObject({ digest: z.string() });
+const descriptor = z.looseObject({
+  digest: z.string(),
+  mediaType: z.string().optional(),
+  platform: z.looseObject({ os: z.string().optional(), architecture: z.string().optional() }).optional(),
+});
 const manifestSchema = z.looseObject({
   mediaType: z.string().optional(),
   config: descriptor.optional(),
@@ -10,32 +14,32 @@ const manifestSchema = z.looseObject({
   manifests: z.array(descriptor).optional(),
 });
 
-export interface ParsedManifest {
-  /** The manifest's own mediaType field, when it has one. */
-  mediaType: string | undefined;
-  /** What it points at (config, layers, child manifests), by digest; what upstream vouches its repository has. */
-  references: Digest[];
-}
+/** The fields of a manifest or index the proxy reads; anything else is kept as it is. */
+export type ManifestJson = z.infer<typeof manifestSchema>;
 
-/** Reads what the proxy needs from a manifest's JSON; throws MANIFEST_INVALID for anything that is not one. */
-export function parseManifest(body: Buffer): ParsedManifest {
+/** Validates a manifest's JSON; MANIFEST_INVALID for anything that is not a manifest object. */
+export function readManifest(body: Buffer): ManifestJson {
   let json: unknown;
   try {
     json = JSON.parse(body.toString("utf8"));
   } catch {
-    throw new RegistryError("MANIFEST_INVALID", "upstream manifest is not JSON");
+    throw new RegistryError("MANIFEST_INVALID", "manifest is not JSON");
   }
   const m = manifestSchema.safeParse(json);
-  if (!m.success) throw new RegistryError("MANIFEST_INVALID", "upstream manifest is not a manifest object");
-  const refs = [m.data.config, ...(m.data.layers ?? []), ...(m.data.manifests ?? [])];
-  const references: Digest[] = [];
-  for (const r of refs) {
-    if (!r) continue;
+  if (!m.success) throw new RegistryError("MANIFEST_INVALID", "manifest is not a manifest object");
+  return m.data;
+}
+
+/** What a manifest points at (config, layers, child manifests): what upstream vouches its repository holds. */
+export function referencesOf(m: ManifestJson): Digest[] {
+  const out: Digest[] = [];
+  for (const d of [m.config, ...(m.layers ?? []), ...(m.manifests ?? [])]) {
+    if (!d) continue;
     try {
-      references.push(parseDigest(r.digest));
+      out.push(parseDigest(d.digest));
     } catch {
       // A descriptor with a digest we can't verify is never fetched through us: nothing to link.
     }
   }
-  return { mediaType: m.data.mediaType || undefined, references };
+  return out;
 }

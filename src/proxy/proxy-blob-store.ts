@@ -24,7 +24,6 @@ export interface ProxyBlobOptions {
   store: LocalBlobStore;
   links: RepoLinks;
   meta: MetadataStore;
-  upstreams: (registry: string) => Upstream;
   spoolDir: string;
   resumeAttempts: number;
   metrics: Metrics;
@@ -44,79 +43,88 @@ export class ProxyBlobStore {
   constructor(private readonly o: ProxyBlobOptions) {}
 
   /** Size for HEAD: never starts a download; asks upstream (HEAD is free) when the blob is not here. */
-  async stat(key: RepoKey, digest: Digest): Promise<{ size: number; result: CacheResult }> {
+  async stat(up: Upstream, key: RepoKey, digest: Digest): Promise<{ size: number; result: CacheResult }> {
     const pending = this.fills.get(digest);
     if (pending) {
       const p = await pending;
       const size = p instanceof BlobFill ? await p.ready : p.size;
-      await this.o.links.authorize(key, digest, "blob");
+      await this.o.links.authorize(up, key, digest, "blob");
       return { size, result: "joined" };
     }
     const local = await this.o.store.stat(digest);
     if (local) {
-      await this.o.links.authorize(key, digest, "blob");
+      await this.o.links.authorize(up, key, digest, "blob");
       this.o.store.touch(digest);
       return { size: local.size, result: "hit" };
     }
-    return { size: await this.o.upstreams(key.registry).headBlob(key.repo, digest), result: "miss" };
+    return { size: await up.headBlob(key.repo, digest), result: "miss" };
   }
 
-  async get(key: RepoKey, digest: Digest): Promise<BlobHandle> {
+  async get(up: Upstream, key: RepoKey, digest: Digest): Promise<BlobHandle> {
     if (!this.fills.get(digest)) {
-      const local = await this.local(key, digest);
+      const local = await this.local(up, key, digest);
       if (local) return local;
     }
     const { value, joined } = this.fills.run(
       digest,
-      () => this.startFill(key, digest),
+      () => this.startFill(up, key, digest),
       (v) => (v instanceof BlobFill ? v.done : Promise.resolve()),
     );
     const p = await value;
-    if (!(p instanceof BlobFill)) return this.hit(key, digest, p.size);
+    if (!(p instanceof BlobFill)) return this.hit(up, key, digest, p.size);
     const size = await p.ready;
     // The starter's repository was linked when upstream answered it; any other must be linked to join.
-    if (joined) await this.o.links.authorize(key, digest, "blob");
+    if (joined) await this.o.links.authorize(up, key, digest, "blob");
     return {
       size,
       result: joined ? "joined" : "miss",
-      send: (r) => p.send(r, (again) => this.sendStored(key, digest, again)),
+      send: (r) => p.send(r, (again) => this.sendStored(up, key, digest, again)),
     };
   }
 
-  private async local(key: RepoKey, digest: Digest): Promise<BlobHandle | undefined> {
+  private async local(up: Upstream, key: RepoKey, digest: Digest): Promise<BlobHandle | undefined> {
     const rec = await this.o.store.stat(digest);
-    return rec && this.hit(key, digest, rec.size);
+    return rec && this.hit(up, key, digest, rec.size);
   }
 
   /** A stored blob, served when the repository may see it. */
-  private async hit(key: RepoKey, digest: Digest, size: number): Promise<BlobHandle> {
-    await this.o.links.authorize(key, digest, "blob");
+  private async hit(up: Upstream, key: RepoKey, digest: Digest, size: number): Promise<BlobHandle> {
+    await this.o.links.authorize(up, key, digest, "blob");
     this.o.store.touch(digest);
     return {
       size,
       result: "hit",
       redirectURL: await this.o.store.redirectURL(digest),
-      send: (r) => this.sendStored(key, digest, r),
+      send: (r) => this.sendStored(up, key, digest, r),
     };
   }
 
   /** Stored bytes; if they vanished since the lookup, the blob is a miss after all and is fetched again. */
-  private async sendStored(key: RepoKey, digest: Digest, r: RangeRequest, retried = false): Promise<void> {
+  private async sendStored(
+    up: Upstream,
+    key: RepoKey,
+    digest: Digest,
+    r: RangeRequest,
+    retried = false,
+  ): Promise<void> {
     try {
       await this.o.store.send(digest, r);
     } catch (err) {
       if (!(err instanceof BlobVanishedError) || retried) throw err;
       this.o.log.warn({ digest }, "stored blob vanished: fetching it again");
-      const again = await this.get(key, digest);
-      return again.result === "hit" ? this.sendStored(key, digest, r, true) : again.send(r);
+      const again = await this.get(up, key, digest);
+      return again.result === "hit" ? this.sendStored(up, key, digest, r, true) : again.send(r);
     }
   }
 
-  private async startFill(key: RepoKey, digest: Digest): Promise<BlobFill | { size: number }> {
+  private async startFill(
+    upstream: Upstream,
+    key: RepoKey,
+    digest: Digest,
+  ): Promise<BlobFill | { size: number }> {
     // A fill may have committed since our lookup, or a crash may have left a committed blob unindexed.
     const recovered = await this.o.store.recover(digest);
     if (recovered) return { size: recovered.size };
-    const upstream = this.o.upstreams(key.registry);
     const labels = { registry: key.registry };
     const fill = new BlobFill({
       digest,

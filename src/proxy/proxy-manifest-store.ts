@@ -9,7 +9,7 @@ import type { Metrics } from "../metrics/metrics.js";
 import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
 import type { Upstream } from "../upstream/upstream.js";
-import { parseManifest } from "./manifest-json.js";
+import { readManifest, referencesOf } from "./manifest-json.js";
 import type { CacheResult } from "./proxy-blob-store.js";
 import type { RepoLinks } from "./repo-links.js";
 
@@ -24,7 +24,6 @@ export interface ProxyManifestOptions {
   store: LocalBlobStore;
   links: RepoLinks;
   meta: MetadataStore;
-  upstreams: (registry: string) => Upstream;
   tagTtl: number;
   staleAfter: number;
   memoryBytes: number;
@@ -57,14 +56,14 @@ export class ProxyManifestStore {
     this.memory = new LRUCache({ maxSize: o.memoryBytes, sizeCalculation: (v) => v.body.length + 200 });
   }
 
-  async byDigest(key: RepoKey, digest: Digest): Promise<Manifest> {
+  async byDigest(up: Upstream, key: RepoKey, digest: Digest): Promise<Manifest> {
     const local = await this.local(digest);
     if (local) {
-      await this.o.links.authorize(key, digest, "manifest");
+      await this.o.links.authorize(up, key, digest, "manifest");
       return local;
     }
     return this.flights.do(`${key.registry}/${key.repo}@${digest}`, async () => {
-      const m = await this.o.upstreams(key.registry).getManifest(key.repo, digest);
+      const m = await up.getManifest(key.repo, digest);
       if (hashOf(m.body, digestAlgorithm(digest)) !== digest) {
         throw new RegistryError("UPSTREAM_ERROR", `upstream manifest does not match ${digest}`);
       }
@@ -72,17 +71,17 @@ export class ProxyManifestStore {
     });
   }
 
-  async byTag(key: RepoKey, tag: string): Promise<Manifest> {
+  async byTag(up: Upstream, key: RepoKey, tag: string): Promise<Manifest> {
     const rec = await this.o.meta.getTag(key, tag);
     const cached = rec && (await this.local(rec.digest));
     // The tag is this repository's own record, so its manifest needs no link check.
     if (!rec || !cached) {
-      return this.flights.do(`${key.registry}/${key.repo}:${tag}`, () => this.fetchTag(key, tag));
+      return this.flights.do(`${key.registry}/${key.repo}:${tag}`, () => this.fetchTag(up, key, tag));
     }
     if (Date.now() - rec.checkedAt < this.o.tagTtl) return cached;
 
     const revalidation = this.flights.do(`${key.registry}/${key.repo}:${tag}`, () =>
-      this.revalidate(key, tag, cached),
+      this.revalidate(up, key, tag, cached),
     );
     try {
       const fresh = await Promise.race([revalidation, sleep(this.o.staleAfter, TIMED_OUT, { ref: false })]);
@@ -104,15 +103,15 @@ export class ProxyManifestStore {
     return { ...cached, result: "stale" };
   }
 
-  private async revalidate(key: RepoKey, tag: string, cached: Manifest): Promise<Manifest> {
-    const head = await this.o.upstreams(key.registry).headManifest(key.repo, tag);
-    if (head.digest !== cached.digest) return this.fetchTag(key, tag);
+  private async revalidate(up: Upstream, key: RepoKey, tag: string, cached: Manifest): Promise<Manifest> {
+    const head = await up.headManifest(key.repo, tag);
+    if (head.digest !== cached.digest) return this.fetchTag(up, key, tag);
     await this.o.meta.touchTag(key, tag, Date.now());
     return cached;
   }
 
-  private async fetchTag(key: RepoKey, tag: string): Promise<Manifest> {
-    const m = await this.o.upstreams(key.registry).getManifest(key.repo, tag);
+  private async fetchTag(up: Upstream, key: RepoKey, tag: string): Promise<Manifest> {
+    const m = await up.getManifest(key.repo, tag);
     const digest = hashOf(m.body, m.digest ? digestAlgorithm(m.digest) : "sha256");
     if (m.digest && m.digest !== digest) {
       throw new RegistryError(
@@ -131,11 +130,11 @@ export class ProxyManifestStore {
    * `contentType` (upstream's header) counts only when the manifest has no mediaType field of its own.
    */
   private async store(key: RepoKey, digest: Digest, contentType: string, body: Buffer): Promise<Manifest> {
-    const parsed = parseManifest(body);
-    const mediaType = parsed.mediaType ?? contentType;
+    const parsed = readManifest(body);
+    const mediaType = parsed.mediaType || contentType;
     await this.o.store.put(digest, body);
     await this.o.meta.putManifest({ digest, mediaType, size: body.length });
-    await this.o.links.link(key, [digest, ...parsed.references]);
+    await this.o.links.link(key, [digest, ...referencesOf(parsed)]);
     this.memory.set(digest, { mediaType, body });
     return { digest, mediaType, body, result: "miss" };
   }

@@ -17,7 +17,6 @@ export class RepoLinks {
 
   constructor(
     private readonly meta: RepositoryLinks,
-    private readonly upstreams: (registry: string) => Upstream,
     private readonly log: Logger,
   ) {}
 
@@ -36,7 +35,12 @@ export class RepoLinks {
    * Resolves when the repository may be served the digest: it is linked, or upstream confirms with a HEAD (free
    * on the Hub's quota) and it is linked from then on. Otherwise throws upstream's answer (BLOB_UNKNOWN…).
    */
-  async authorize(key: RepoKey, digest: Digest, kind: "blob" | "manifest"): Promise<void> {
+  async authorize(
+    upstream: Upstream,
+    key: RepoKey,
+    digest: Digest,
+    kind: "blob" | "manifest",
+  ): Promise<void> {
     const k = id(key, digest);
     if (this.known.has(k)) return;
     if (await this.meta.isLinked(key, digest)) {
@@ -44,7 +48,6 @@ export class RepoLinks {
       return;
     }
     await this.checks.do(k, async () => {
-      const upstream = this.upstreams(key.registry);
       if (kind === "blob") await upstream.headBlob(key.repo, digest);
       else await upstream.headManifest(key.repo, digest);
       await this.link(key, [digest]);

@@ -19,6 +19,7 @@ export function parseName(raw: string, registry: string): string {
   return raw;
 }
 
+/** Tags can't contain ':', so a reference with one is a digest, malformed or not (DIGEST_INVALID). */
 export function isDigest(ref: string): boolean {
   return ref.includes(":");
 }
@@ -39,8 +40,13 @@ export function parseDigest(raw: string): Digest {
   return raw as Digest;
 }
 
+/**
+ * A manifest reference without ':' that breaks the tag grammar can name no manifest: MANIFEST_UNKNOWN (404), as
+ * Distribution answers and the OCI conformance suite expects (TAG_INVALID is for a pushed manifest's tag).
+ */
 export function parseTag(raw: string): string {
-  if (!TAG_RE.test(raw)) throw new RegistryError("TAG_INVALID", `invalid tag: ${raw.slice(0, 200)}`);
+  if (!TAG_RE.test(raw))
+    throw new RegistryError("MANIFEST_UNKNOWN", `no manifest can have the tag ${raw.slice(0, 200)}`);
   return raw;
 }
 

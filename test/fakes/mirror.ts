@@ -6,6 +6,7 @@ import { Agent, type Dispatcher, request } from "undici";
 import { type App, startApp } from "../../src/app.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";
+import type { Logger } from "../../src/log/logger.js";
 import { fillsSettled } from "../helpers.js";
 
 export interface InProcessMirror extends App {
@@ -29,12 +30,14 @@ const agent = new Agent({ keepAliveTimeout: 1000, connections: 128 });
 
 /**
  * hubmirror in-process (startApp) in front of `upstream`, on a free loopback port with a temp data dir (`data`
- * reuses one: a restart), for fast tests; test/mirror-process.ts startMirrorProcess runs it as a child process.
+ * reuses one: a restart), for fast tests; `log` replaces the silent logger (to read the access log).
+ * test/mirror-process.ts startMirrorProcess runs it as a child process.
  */
 export async function startInProcessMirror(
   upstream: string,
   config: ConfigInput = {},
   data?: string,
+  log: Logger = pino({ level: process.env.TEST_LOG ?? "silent" }),
 ): Promise<InProcessMirror> {
   const dir = data ?? (await mkdtemp(join(tmpdir(), "hubmirror-test-")));
   const app = await startApp(
@@ -44,7 +47,7 @@ export async function startInProcessMirror(
       data: dir,
       upstream: { retries: 1, ...config.upstream, url: upstream },
     }),
-    pino({ level: process.env.TEST_LOG ?? "silent" }),
+    log,
   );
   const get = (path: string, headers: Record<string, string> = {}, method: Dispatcher.HttpMethod = "GET") =>
     request(`${app.url}${path}`, { method, headers, dispatcher: agent });

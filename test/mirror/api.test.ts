@@ -51,7 +51,6 @@ describe("registry API edge", () => {
       ["/v2/a..b/manifests/latest", 400, "NAME_INVALID"],
       ["/v2/a%2Fb/manifests/latest", 400, "NAME_INVALID"],
       [`/v2/${"a".repeat(300)}/manifests/latest`, 400, "NAME_INVALID"],
-      ["/v2/library/x/manifests/-bad-tag", 400, "TAG_INVALID"],
       ["/v2/library/x/manifests/sha256:short", 400, "DIGEST_INVALID"],
       ["/v2/library/x/referrers/nodigest", 400, "DIGEST_INVALID"],
       ["/v2/library/x/manifests/latest?ns=quay.io", 404, "NAME_UNKNOWN"],
@@ -65,6 +64,22 @@ describe("registry API edge", () => {
       assert.equal(errorCode(res.body), code, path);
       assert.match(String(res.headers["content-type"]), /application\/json/);
     }
+  });
+
+  it("answers a reference that is neither tag nor digest with MANIFEST_UNKNOWN, as Distribution does", async () => {
+    const asked = hub.requests.length;
+    const cases: [string, number, string][] = [
+      [".INVALID_MANIFEST_NAME", 404, "MANIFEST_UNKNOWN"],
+      ["-bad-tag", 404, "MANIFEST_UNKNOWN"],
+      ["sha256:abc", 400, "DIGEST_INVALID"],
+      [`md5:${"0".repeat(32)}`, 400, "DIGEST_INVALID"],
+    ];
+    for (const [ref, status, code] of cases) {
+      const res = await mirror.text(`/v2/library/alpine/manifests/${ref}`);
+      assert.equal(res.status, status, ref);
+      assert.equal(errorCode(res.body), code, ref);
+    }
+    assert.equal(hub.requests.length, asked, "never asked upstream");
   });
 
   it("proxies tags/list with paging, and falls back to the last copy when upstream fails", async () => {

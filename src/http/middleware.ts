@@ -1,0 +1,96 @@
+import { RegistryError, sendError, toRegistryError } from "../errors/oci-errors.js";
+import type { Logger } from "../log/logger.js";
+import { parseName } from "../reference/reference.js";
+import type { Middleware, Next } from "./compose.js";
+import { asRepoContext, type RequestContext, type Services } from "./context.js";
+
+type Layer = Middleware<RequestContext>;
+
+/** One JSON line per request, once its response is closed (settle, further in, waits for that). */
+export function accessLog(log: Logger): Layer {
+  return async (ctx, next) => {
+    const started = performance.now();
+    await next(ctx);
+    log.info(
+      {
+        method: ctx.req.method,
+        path: ctx.req.url,
+        status: ctx.status,
+        bytes: ctx.res.bodyBytes,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        cache: ctx.cache,
+      },
+      "request",
+    );
+  };
+}
+
+/** The request counter, and the persistent usage totals for the console (buffered by the store). */
+export function usage(s: Pick<Services, "metrics" | "meta">): Layer {
+  return async (ctx, next) => {
+    await next(ctx);
+    const route = ctx.route.name;
+    s.metrics.httpRequests.inc({ method: ctx.req.method ?? "", route, status: String(ctx.status) });
+    s.meta.addCounters({
+      requests: 1,
+      [`${route}_${ctx.cache ?? "none"}`]: 1,
+      bytes_served: ctx.res.bodyBytes,
+    });
+  };
+}
+
+/** Returns once the response is closed, with its final status: the layers outside it see the whole request. */
+export const settle: Layer = async (ctx, next) => {
+  await next(ctx);
+  const { res } = ctx;
+  if (!res.closed) await new Promise((closed) => res.once("close", closed));
+  ctx.status = res.writableFinished ? res.statusCode : 499;
+};
+
+export const apiVersion: Layer = (ctx, next) => {
+  ctx.res.setHeader("Docker-Distribution-API-Version", "registry/2.0");
+  return next(ctx);
+};
+
+/** The one place errors become OCI responses. */
+export function errors(log: Logger): Layer {
+  return async (ctx, next) => {
+    try {
+      await next(ctx);
+    } catch (err) {
+      const e = toRegistryError(err);
+      if (e.code === "UNKNOWN") log.error({ err, path: ctx.req.url }, "internal error");
+      if (!ctx.res.headersSent) sendError(ctx.res, e, ctx.head);
+      // Headers are out: the only honest signal left is to cut the connection, so no client keeps a short body.
+      else ctx.res.destroy(e);
+    }
+  };
+}
+
+export const readOnly: Layer = (ctx, next) => {
+  const method = ctx.req.method;
+  if (method !== "GET" && method !== "HEAD") {
+    throw new RegistryError("UNSUPPORTED", `${method} is not supported: this registry is a read-only mirror`);
+  }
+  return next(ctx);
+};
+
+/** Resolves a repository route's upstream and name, once per request; handlers take both from the context. */
+export function repository(upstreams: Services["upstreams"]): Layer {
+  return (ctx, next) => {
+    if (ctx.route.repo) {
+      // The upstream first: an unknown ?ns= is NAME_UNKNOWN whatever the name looks like.
+      ctx.upstream = upstreams(ctx.registry);
+      ctx.key = { registry: ctx.registry, repo: parseName(ctx.rawName, ctx.registry) };
+    }
+    return next(ctx);
+  };
+}
+
+/** The innermost step: the route's handler. */
+export function dispatch(s: Services): Next<RequestContext> {
+  return (ctx) => {
+    const { route } = ctx;
+    return route.repo ? route.repo(s, asRepoContext(ctx)) : route.handle(s, ctx);
+  };
+}
