@@ -133,6 +133,8 @@ export abstract class ReplayHandler implements Dispatcher.DispatchHandler {
 
   private replay(prepare: Replay): void {
     const waiting = new AbortController();
+    // Aborted before the first attempt (an already aborted signal): don't even fetch a token.
+    if (this.controller.reason) waiting.abort(this.controller.reason);
     this.waiting = waiting;
     prepare(waiting.signal).then(
       (opts) => {
