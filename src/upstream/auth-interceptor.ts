@@ -27,8 +27,6 @@ class AuthHandler extends ReplayHandler {
   readonly authorize: Replay = async (signal) => {
     this.sent = await this.auth.authorization(this.scope, signal);
     const headers = headerRecord(this.opts.headers);
-    // A same-origin redirect hands on the header of the hop before; this hop gets the current one, or none.
-    delete headers.authorization;
     if (this.sent) headers.authorization = this.sent;
     return { ...this.opts, headers };
   };
