@@ -2,7 +2,7 @@ import type { Dispatcher } from "undici";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
-import type { RequestKind, UpstreamDispatchOptions } from "./dispatch-options.js";
+import { first, type RequestKind, type UpstreamDispatchOptions } from "./dispatch-options.js";
 import { DEFAULT_RETRY_AFTER_S } from "./token-auth.js";
 import { createTransport, type Transport, type UpstreamOptions } from "./transport.js";
 import type { RateLimit } from "./upstream-metrics.js";
@@ -14,8 +14,7 @@ export interface UpstreamResponse {
 }
 
 export function header(res: UpstreamResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v[0] : v;
+  return first(res.headers[name]);
 }
 
 /**
