@@ -1,6 +1,9 @@
 import type { Dispatcher } from "undici";
+import { SingleFlight } from "../async/single-flight.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
+import { first } from "./dispatch-options.js";
+import { parseUpstreamJson, TokenResponse } from "./upstream-json.js";
 
 export interface Challenge {
   scheme: "bearer" | "basic";
@@ -41,6 +44,17 @@ export function parseChallenge(header: string | undefined): Challenge | undefine
   return { scheme, realm: params.realm, service: params.service };
 }
 
+/** `p`, or the signal's reason as soon as it aborts (p itself runs on for whoever else waits on it). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /**
  * Upstream auth: learns the challenge from the first 401, then fetches and caches one bearer token per scope
  * until shortly before it expires. Concurrent requests for one scope share one token fetch.
@@ -48,7 +62,7 @@ export function parseChallenge(header: string | undefined): Challenge | undefine
 export class TokenAuth {
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, CachedToken>();
-  private readonly pending = new Map<string, Promise<string>>();
+  private readonly fetches = new SingleFlight<string, string>();
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -57,19 +71,21 @@ export class TokenAuth {
     private readonly timeoutMs: number,
   ) {}
 
-  /** The Authorization header for a scope, or undefined while no challenge is known. */
-  async authorization(scope: string): Promise<string | undefined> {
+  /**
+   * The Authorization header for a scope, or undefined while no challenge is known. `signal` ends this caller's
+   * wait; the shared token fetch runs on for the others waiting on it (bounded by its own timeout).
+   */
+  async authorization(scope: string, signal?: AbortSignal): Promise<string | undefined> {
+    signal?.throwIfAborted();
     const c = this.challenge;
     if (!c) return undefined;
     if (c.scheme === "basic") return this.basic();
     const cached = this.tokens.get(scope);
     if (cached && cached.expiresAt > Date.now()) return cached.header;
-    let p = this.pending.get(scope);
-    if (!p) {
-      p = this.fetchToken(c, scope).finally(() => this.pending.delete(scope));
-      this.pending.set(scope, p);
-    }
-    return p;
+    return untilAborted(
+      this.fetches.do(scope, () => this.fetchToken(c, scope)),
+      signal,
+    );
   }
 
   /**
@@ -120,7 +136,7 @@ export class TokenAuth {
     if (res.statusCode !== 200) {
       await res.body.dump();
       if (res.statusCode === 429) {
-        const retryAfter = String(res.headers["retry-after"] ?? DEFAULT_RETRY_AFTER_S);
+        const retryAfter = first(res.headers["retry-after"]) ?? DEFAULT_RETRY_AFTER_S;
         throw new RegistryError("TOOMANYREQUESTS", "upstream token server rate limit", undefined, {
           "Retry-After": retryAfter,
         });
@@ -130,10 +146,12 @@ export class TokenAuth {
       }
       throw new RegistryError("UPSTREAM_ERROR", `token server answered ${res.statusCode}`);
     }
-    const body = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number };
-    const token = body.token ?? body.access_token;
-    if (!token) throw new RegistryError("UPSTREAM_ERROR", "token server answered without a token");
-    const lifetime = (body.expires_in ?? DEFAULT_EXPIRES_IN_S) * 1000;
+    const { token, expiresIn } = parseUpstreamJson(
+      TokenResponse,
+      Buffer.from(await res.body.arrayBuffer()),
+      "token answer",
+    );
+    const lifetime = (expiresIn ?? DEFAULT_EXPIRES_IN_S) * 1000;
     const header = `Bearer ${token}`;
     this.tokens.set(scope, {
       header,

@@ -7,6 +7,7 @@ import {
   type UpstreamResponse,
   upstreamStatusError,
 } from "./registry-client.js";
+import { parseUpstreamJson, ReferrersIndex, TagList } from "./upstream-json.js";
 
 // Distribution refuses manifests above 4 MiB; so do we, so a lying upstream can't make us buffer a blob.
 const MAX_MANIFEST_BYTES = 4 << 20;
@@ -86,19 +87,29 @@ export class Upstream {
   }
 
   /** HEAD is free on Docker Hub's pull quota; GET is not. */
-  async headManifest(repo: string, ref: string): Promise<ManifestHead> {
-    const res = await this.client.request("manifest", "HEAD", repo, `manifests/${ref}`, {
-      accept: ACCEPT_MANIFESTS,
-    });
+  async headManifest(repo: string, ref: string, signal?: AbortSignal): Promise<ManifestHead> {
+    const res = await this.client.request(
+      "manifest",
+      "HEAD",
+      repo,
+      `manifests/${ref}`,
+      { accept: ACCEPT_MANIFESTS },
+      signal,
+    );
     await res.body.dump();
     if (res.status !== 200) throw upstreamStatusError(this.registry, res.status, `manifest ${repo}:${ref}`);
     return { digest: claimedDigest(res), mediaType: mediaType(res), size: length(res) ?? 0 };
   }
 
-  async getManifest(repo: string, ref: string): Promise<UpstreamManifest> {
-    const res = await this.client.request("manifest", "GET", repo, `manifests/${ref}`, {
-      accept: ACCEPT_MANIFESTS,
-    });
+  async getManifest(repo: string, ref: string, signal?: AbortSignal): Promise<UpstreamManifest> {
+    const res = await this.client.request(
+      "manifest",
+      "GET",
+      repo,
+      `manifests/${ref}`,
+      { accept: ACCEPT_MANIFESTS },
+      signal,
+    );
     if (res.status !== 200) {
       await res.body.dump();
       throw upstreamStatusError(this.registry, res.status, `manifest ${repo}:${ref}`);
@@ -107,8 +118,8 @@ export class Upstream {
     return { digest: claimedDigest(res), mediaType: mediaType(res), body };
   }
 
-  async headBlob(repo: string, digest: Digest): Promise<number> {
-    const res = await this.client.request("blob", "HEAD", repo, `blobs/${digest}`);
+  async headBlob(repo: string, digest: Digest, signal?: AbortSignal): Promise<number> {
+    const res = await this.client.request("blob", "HEAD", repo, `blobs/${digest}`, {}, signal);
     await res.body.dump();
     const size = length(res);
     if (res.status !== 200) throw upstreamStatusError(this.registry, res.status, `blob ${digest}`);
@@ -117,10 +128,10 @@ export class Upstream {
     return size;
   }
 
-  /** Opens the blob at `offset`, with a Range request when resuming. */
-  async openBlob(repo: string, digest: Digest, offset: number): Promise<BlobBody> {
+  /** Opens the blob at `offset`, with a Range request when resuming. Aborting `signal` fails the body too. */
+  async openBlob(repo: string, digest: Digest, offset: number, signal?: AbortSignal): Promise<BlobBody> {
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const res = await this.client.request("blob", "GET", repo, `blobs/${digest}`, headers);
+    const res = await this.client.request("blob", "GET", repo, `blobs/${digest}`, headers, signal);
     if (res.status === 206 && offset > 0) {
       const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header(res, "content-range") ?? "");
       if (m && Number(m[1]) === offset) return { totalSize: Number(m[3]), body: res.body };
@@ -139,27 +150,43 @@ export class Upstream {
     throw upstreamStatusError(this.registry, res.status, `blob ${digest}`);
   }
 
-  async getTags(repo: string, query: string): Promise<{ body: Buffer; link: string | undefined }> {
-    const res = await this.client.request("tags", "GET", repo, `tags/list${query ? `?${query}` : ""}`, {
-      accept: "application/json",
-    });
+  /** The tag list as upstream sent it, once checked to be one. */
+  async getTags(
+    repo: string,
+    query: string,
+    signal?: AbortSignal,
+  ): Promise<{ body: Buffer; link: string | undefined }> {
+    const res = await this.client.request(
+      "tags",
+      "GET",
+      repo,
+      `tags/list${query ? `?${query}` : ""}`,
+      { accept: "application/json" },
+      signal,
+    );
     if (res.status !== 200) {
       await res.body.dump();
       throw upstreamStatusError(this.registry, res.status, `repository ${repo}`);
     }
-    return { body: await readLimited(res, MAX_MANIFEST_BYTES), link: header(res, "link") };
+    const body = await readLimited(res, MAX_MANIFEST_BYTES);
+    parseUpstreamJson(TagList, body, `tag list of ${repo}`);
+    return { body, link: header(res, "link") };
   }
 
   /** The referrers index, or undefined when upstream has none or doesn't support the API. */
-  async getReferrers(repo: string, digest: Digest, query: string): Promise<UpstreamManifest | undefined> {
+  async getReferrers(
+    repo: string,
+    digest: Digest,
+    query: string,
+    signal?: AbortSignal,
+  ): Promise<UpstreamManifest | undefined> {
     const res = await this.client.request(
       "referrers",
       "GET",
       repo,
       `referrers/${digest}${query ? `?${query}` : ""}`,
-      {
-        accept: "application/vnd.oci.image.index.v1+json",
-      },
+      { accept: "application/vnd.oci.image.index.v1+json" },
+      signal,
     );
     if (res.status !== 200) {
       await res.body.dump();
@@ -168,8 +195,7 @@ export class Upstream {
     const body = await readLimited(res, MAX_MANIFEST_BYTES);
     // A registry without the API may answer 200 with anything; only an index is an answer.
     try {
-      if (!Array.isArray((JSON.parse(body.toString("utf8")) as { manifests?: unknown }).manifests))
-        return undefined;
+      parseUpstreamJson(ReferrersIndex, body, "referrers index");
     } catch {
       return undefined;
     }

@@ -3,6 +3,14 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pino } from "pino";
+import { parseConfig } from "../../src/config/load.js";
+import { RegistryError } from "../../src/errors/oci-errors.js";
+import { Metrics } from "../../src/metrics/metrics.js";
+import type { Digest } from "../../src/reference/reference.js";
+import { RegistryClient } from "../../src/upstream/registry-client.js";
+import { Upstream } from "../../src/upstream/upstream.js";
 import { FakeHub } from "../fakes/fake-hub.js";
 import { startInProcessMirror } from "../fakes/mirror.js";
 
@@ -82,5 +90,76 @@ describe("upstream client", () => {
     } finally {
       await mirror.stop();
     }
+  });
+});
+
+describe("upstream operations", () => {
+  let hub: FakeHub;
+  const upstreams: Upstream[] = [];
+  const open = (url: string) => {
+    const options = parseConfig({ upstream: { url, retries: 1 } }).upstream;
+    const u = new Upstream(new RegistryClient(options, new Metrics(), pino({ level: "silent" })));
+    upstreams.push(u);
+    return u;
+  };
+  before(async () => {
+    hub = await new FakeHub().start();
+  });
+  after(async () => {
+    await Promise.all(upstreams.map((u) => u.client.close()));
+    await hub.stop();
+  });
+
+  it("fails a blob body at once when its signal aborts mid-body, and fetches no more", async () => {
+    const upstream = open(hub.url);
+    const digest = hub.addBlob(randomBytes(4 << 20)) as Digest;
+    hub.throttle = 1 << 20;
+    try {
+      const ac = new AbortController();
+      const blob = await upstream.openBlob("library/abort", digest, 0, ac.signal);
+      const chunks = blob.body[Symbol.asyncIterator]();
+      await chunks.next();
+      const fetches = hub.requests.length;
+      ac.abort();
+      const started = Date.now();
+      await assert.rejects(chunks.next(), { name: "AbortError" });
+      assert.ok(Date.now() - started < 500, "rejected promptly");
+      await sleep(100);
+      assert.equal(hub.requests.length, fetches);
+    } finally {
+      hub.throttle = 0;
+    }
+  });
+
+  it("sends nothing for an already aborted signal, token fetch included", async () => {
+    const upstream = open(hub.url);
+    hub.addManifest(
+      "library/aborted",
+      { schemaVersion: 2 },
+      "application/vnd.oci.image.manifest.v1+json",
+      "v1",
+    );
+    const seen = hub.requests.length + hub.tokenRequests.length;
+    await assert.rejects(upstream.getManifest("library/aborted", "v1", AbortSignal.abort()), {
+      name: "AbortError",
+    });
+    assert.equal(hub.requests.length + hub.tokenRequests.length, seen);
+    assert.equal(
+      (await upstream.headManifest("library/aborted", "v1")).mediaType,
+      "application/vnd.oci.image.manifest.v1+json",
+    );
+  });
+
+  it("maps a 429 to TOOMANYREQUESTS with a Retry-After, and a dead upstream to UPSTREAM_UNAVAILABLE", async () => {
+    hub.inject({ path: /\/manifests\//, fault: { kind: "status", status: 429 }, times: 1 });
+    await assert.rejects(
+      open(hub.url).headManifest("library/limited", "v1"),
+      (err) =>
+        err instanceof RegistryError && err.code === "TOOMANYREQUESTS" && err.headers["Retry-After"] === "10",
+    );
+    await assert.rejects(
+      open("http://127.0.0.1:1").getTags("library/gone", ""),
+      (err) => err instanceof RegistryError && err.code === "UPSTREAM_UNAVAILABLE",
+    );
   });
 });
