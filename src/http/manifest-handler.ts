@@ -1,10 +1,10 @@
 import { RegistryError } from "../errors/oci-errors.js";
 import type { RepoKey } from "../metadata/store.js";
-import { readManifest } from "../proxy/manifest-json.js";
 import { isIndex } from "../proxy/media-types.js";
 import type { Manifest } from "../proxy/proxy-manifest-store.js";
 import { type Digest, isDigest, parseDigest, parseTag } from "../reference/reference.js";
 import type { Upstream } from "../upstream/upstream.js";
+import { parseManifestJson } from "../upstream/upstream-json.js";
 import { accepts, parseAccept } from "./accept.js";
 import type { RepoContext, Services } from "./context.js";
 import { STALE_WARNING } from "./respond.js";
@@ -22,7 +22,7 @@ async function negotiate(
 ): Promise<Manifest> {
   if (accepts(accepted, m.mediaType)) return m;
   if (isIndex(m.mediaType)) {
-    const entries = readManifest(m.body).manifests ?? [];
+    const entries = parseManifestJson(m.body).manifests ?? [];
     const amd64 = entries.find((e) => e.platform?.os === "linux" && e.platform.architecture === "amd64");
     if (amd64?.digest && accepts(accepted, amd64.mediaType ?? "")) {
       return s.manifests.byDigest(up, key, parseDigest(amd64.digest));

@@ -133,7 +133,7 @@ export class ProxyBlobStore {
       resumeAttempts: this.o.resumeAttempts,
       log: this.o.log,
       signal: this.o.signal,
-      open: (offset) => upstream.openBlob(key.repo, digest, offset),
+      open: (offset) => upstream.openBlob(key.repo, digest, offset, this.o.signal),
       onResume: () => this.o.metrics.blobResumes.inc(labels),
       onBytes: (n) => this.o.metrics.upstreamBytes.inc(labels, n),
     });

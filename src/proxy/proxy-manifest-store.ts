@@ -9,7 +9,8 @@ import type { Metrics } from "../metrics/metrics.js";
 import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
 import type { Upstream } from "../upstream/upstream.js";
-import { readManifest, referencesOf } from "./manifest-json.js";
+import { parseManifestJson } from "../upstream/upstream-json.js";
+import { referencesOf } from "./manifest-references.js";
 import type { CacheResult } from "./proxy-blob-store.js";
 import type { RepoLinks } from "./repo-links.js";
 
@@ -130,7 +131,7 @@ export class ProxyManifestStore {
    * `contentType` (upstream's header) counts only when the manifest has no mediaType field of its own.
    */
   private async store(key: RepoKey, digest: Digest, contentType: string, body: Buffer): Promise<Manifest> {
-    const parsed = readManifest(body);
+    const parsed = parseManifestJson(body);
     const mediaType = parsed.mediaType || contentType;
     await this.o.store.put(digest, body);
     await this.o.meta.putManifest({ digest, mediaType, size: body.length });

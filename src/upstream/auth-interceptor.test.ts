@@ -2,8 +2,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Dispatcher } from "undici";
+import {
+  fetchVia,
+  quietLog,
+  reply,
+  type TestServer,
+  testAgent,
+  testServer,
+} from "../../test/fakes/test-upstream.js";
 import { tokenAuth } from "./auth-interceptor.js";
-import { fetchVia, quietLog, reply, type TestServer, testAgent, testServer } from "./test-upstream.js";
 import { TokenAuth } from "./token-auth.js";
 
 const scope = (repo: string) => `repository:${repo}:pull`;

@@ -2,9 +2,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Dispatcher } from "undici";
+import {
+  fetchVia,
+  quietLog,
+  reply,
+  type TestServer,
+  testAgent,
+  testServer,
+} from "../../test/fakes/test-upstream.js";
 import type { BackoffPolicy } from "../async/backoff.js";
 import { retry } from "./retry.js";
-import { fetchVia, quietLog, reply, type TestServer, testAgent, testServer } from "./test-upstream.js";
 
 const FAST: BackoffPolicy = { baseMs: 5, maxMs: 10 };
 

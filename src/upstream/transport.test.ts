@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { fetchVia, quietLog, reply, type TestServer, testServer } from "../../test/fakes/test-upstream.js";
 import { Metrics } from "../metrics/metrics.js";
-import { fetchVia, quietLog, reply, type TestServer, testServer } from "./test-upstream.js";
 import { createTransport, type Transport } from "./transport.js";
 
 const SCOPE = "repository:r:pull";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
+import { fetchVia, reply, testAgent, testServer } from "../../test/fakes/test-upstream.js";
 import { Metrics } from "../metrics/metrics.js";
-import { fetchVia, reply, testAgent, testServer } from "./test-upstream.js";
 import { type RateLimit, upstreamMetrics } from "./upstream-metrics.js";
 
 it("counts every request by kind, method and status (0: no answer) and notes the rate limit", async () => {

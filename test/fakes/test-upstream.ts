@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { Agent, type Dispatcher } from "undici";
-import type { UpstreamDispatchOptions } from "./dispatch-options.js";
+import type { UpstreamDispatchOptions } from "../../src/upstream/dispatch-options.js";
 
 /** What the transport's unit tests need: an in-process server that records what reached it. */
 export interface TestServer {
