@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { pino } from "pino";
 import { Agent, type Dispatcher, request } from "undici";
 import { type App, startApp } from "../../src/app.js";
@@ -8,6 +9,7 @@ import { parseConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";
 import type { Logger } from "../../src/log/logger.js";
 import { fillsSettled } from "../helpers.js";
+import { FakeHub } from "./fake-hub.js";
 
 export interface InProcessMirror extends App {
   data: string;
@@ -67,4 +69,23 @@ export async function startInProcessMirror(
       if (!data) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface HubAndMirror {
+  hub: FakeHub;
+  mirror: InProcessMirror;
+}
+
+/** A FakeHub and an in-process mirror in front of it, started before the suite's tests and stopped after them. */
+export function useHubAndMirror(config: ConfigInput = {}): HubAndMirror {
+  const env = {} as HubAndMirror;
+  before(async () => {
+    env.hub = await new FakeHub().start();
+    env.mirror = await startInProcessMirror(env.hub.url, config);
+  });
+  after(async () => {
+    await env.mirror?.stop();
+    await env.hub?.stop();
+  });
+  return env;
 }
