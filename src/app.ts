@@ -8,6 +8,7 @@ import { RegistryError } from "./errors/oci-errors.js";
 import { ConnectionTracker } from "./http/connections.js";
 import type { Services } from "./http/context.js";
 import { createRegistryServer } from "./http/server.js";
+import { redirectPolicy } from "./http/user-agent.js";
 import { createLogger, type Logger } from "./log/logger.js";
 import { SqliteStore } from "./metadata/sqlite-store.js";
 import type { MetadataStore } from "./metadata/store.js";
@@ -16,12 +17,11 @@ import { ProxyBlobStore } from "./proxy/proxy-blob-store.js";
 import { ProxyManifestStore } from "./proxy/proxy-manifest-store.js";
 import { ProxyTagStore } from "./proxy/proxy-tag-store.js";
 import { RepoLinks } from "./proxy/repo-links.js";
-import { BaseDriver } from "./storage/base-driver.js";
-import type { StorageDriver } from "./storage/driver.js";
-import { createFsDriver, STALE_UPLOAD_MS } from "./storage/fs-driver.js";
-import { MemoryDriver } from "./storage/memory-driver.js";
+import { STALE_UPLOAD_MS } from "./storage/fs-driver.js";
+import { openStorage } from "./storage/open-storage.js";
 import { sweepTempFiles } from "./storage/temp-files.js";
 import { LocalBlobStore } from "./store/blob-store.js";
+import { Offloader } from "./store/offloader.js";
 import { RegistryClient } from "./upstream/registry-client.js";
 import { Upstream } from "./upstream/upstream.js";
 
@@ -44,11 +44,6 @@ function splitHostPort(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, "") || "0.0.0.0", port: Number(listen.slice(i + 1)) };
 }
 
-async function createDriver(config: Config, data: string): Promise<StorageDriver> {
-  if (config.storage.driver === "inmemory") return new MemoryDriver();
-  return createFsDriver(resolve(config.storage.root ?? join(data, "storage")));
-}
-
 export async function startApp(config: Config, log: Logger = createLogger(config.log.level)): Promise<App> {
   const data = resolve(config.data);
   const spoolDir = join(data, "spool");
@@ -56,7 +51,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   await sweepTempFiles(spoolDir, STALE_UPLOAD_MS);
 
   const metrics = new Metrics();
-  const driver = new BaseDriver(await createDriver(config, data), metrics);
+  const tiers = await openStorage(config, data, metrics);
   const meta = new SqliteStore(join(data, "hubmirror.db"));
   const up = config.upstream;
   const client = new RegistryClient(up, metrics, log, ({ limit, remaining }) => {
@@ -77,7 +72,20 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       `no upstream is configured for registry ${registry.slice(0, 100)}`,
     );
   };
-  const store = new LocalBlobStore(driver, meta);
+  let offloader: Offloader | undefined;
+  const store = new LocalBlobStore({ ...tiers, index: meta, onCommit: () => offloader?.nudge() });
+  if (tiers.offload) {
+    const o = config.offload;
+    offloader = new Offloader({
+      store,
+      index: meta,
+      policy: { minSize: o.minSize, minRequests: o.minRequests },
+      interval: o.interval,
+      concurrency: o.concurrency,
+      metrics,
+      log,
+    });
+  }
   const links = new RepoLinks(meta, log);
   // Aborted when shutdown gives up waiting: downloads stop and commit nothing.
   const aborter = new AbortController();
@@ -108,6 +116,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     upstreams,
     defaultRegistry: up.registry,
     metrics,
+    mayRedirect: redirectPolicy(config.storage.redirect.directUserAgents),
   };
   const server = createRegistryServer(services, log);
   const connections = new ConnectionTracker(server);
@@ -119,6 +128,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       ok();
     });
   });
+  offloader?.start();
   const flusher = setInterval(() => {
     meta.flush().catch((err: Error) => log.warn({ err: err.message }, "metadata flush failed"));
   }, FLUSH_INTERVAL_MS);
@@ -126,7 +136,10 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${addr.port}`;
-  log.info({ url, data, upstream: up.url, driver: driver.name }, "hubmirror listening");
+  log.info(
+    { url, data, upstream: up.url, storage: tiers.primary.name, offload: tiers.offload?.name },
+    "hubmirror listening",
+  );
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -145,6 +158,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
         server.closeAllConnections();
         await closed;
       }
+      await offloader?.stop();
       await client.close().catch(() => {});
       await meta.close();
       log.info("hubmirror stopped");

@@ -1,19 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
+import { Command, CommanderError, Option } from "commander";
 import { startApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config/load.js";
-
-const USAGE = `Usage: hubmirror serve [--config FILE] [--listen HOST:PORT] [--data DIR] [--upstream URL]
-
-A Docker Hub pull-through cache registry.
-
-  --config FILE      YAML configuration (env HUBMIRROR_CONFIG)
-  --listen HOST:PORT address to listen on (env HUBMIRROR_LISTEN; default 0.0.0.0:5000)
-  --data DIR         data directory (env HUBMIRROR_DATA; default ./data)
-  --upstream URL     docker.io upstream base URL (env HUBMIRROR_UPSTREAM; default https://registry-1.docker.io)
-  --help, --version
-`;
+import { ConfigError, type ConfigOverrides, loadConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+import { SqliteStore } from "./metadata/sqlite-store.js";
+import type { OffloadStatus } from "./metadata/store.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -22,54 +15,19 @@ function version(): string {
   return pkg.version;
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: "string" },
-      listen: { type: "string" },
-      data: { type: "string" },
-      upstream: { type: "string" },
-      help: { type: "boolean", short: "h" },
-      version: { type: "boolean" },
-    },
-  });
+/** Exits 2, as for a usage error, on a configuration that does not validate. */
+function config(overrides: ConfigOverrides): Config {
+  try {
+    return loadConfig(overrides);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`hubmirror: invalid configuration: ${err.message}\n`);
+    process.exit(2);
+  }
 }
 
-/** Returns an exit code, or -1 while the server runs. */
-async function main(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    process.stderr.write(`hubmirror: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (values.version) {
-    process.stdout.write(`${version()}\n`);
-    return 0;
-  }
-  if (positionals.length !== 1 || positionals[0] !== "serve") {
-    process.stderr.write(`hubmirror: expected the command "serve"\n\n${USAGE}`);
-    return 2;
-  }
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(values);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`hubmirror: invalid configuration: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  const app = await startApp(config);
+async function serve(overrides: ConfigOverrides): Promise<void> {
+  const app = await startApp(config(overrides));
   const stop = (signal: string) => {
     app.log.info({ signal }, "shutting down");
     app.close().then(
@@ -82,15 +40,77 @@ async function main(argv: string[]): Promise<number> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
-  return -1;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (err: Error) => {
-    process.stderr.write(`hubmirror: ${err.stack ?? err.message}\n`);
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+async function offloadStatus(overrides: ConfigOverrides, json: boolean): Promise<void> {
+  const c = config(overrides);
+  const meta = new SqliteStore(join(resolve(c.data), "hubmirror.db"));
+  let status: OffloadStatus;
+  try {
+    status = await meta.offloadStatus({ minSize: c.offload.minSize, minRequests: c.offload.minRequests });
+  } finally {
+    await meta.close();
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ target: c.offload.url ?? null, ...status })}\n`);
+    return;
+  }
+  process.stdout.write(`offload target: ${c.offload.url ?? "none configured"}\n`);
+  for (const [state, { count, bytes }] of Object.entries(status)) {
+    process.stdout.write(
+      `${state.padEnd(8)} ${String(count).padStart(8)} blobs ${mib(bytes).padStart(14)}\n`,
+    );
+  }
+}
+
+const configOption = () => new Option("--config <file>", "YAML configuration (env HUBMIRROR_CONFIG)");
+const dataOption = () => new Option("--data <dir>", "data directory (env HUBMIRROR_DATA; default ./data)");
+
+function program(): Command {
+  const cli = new Command("hubmirror")
+    .description("A Docker Hub pull-through cache registry.")
+    .version(version(), "--version")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  cli
+    .command("serve")
+    .description("run the mirror")
+    .addOption(configOption())
+    .option("--listen <host:port>", "address to listen on (env HUBMIRROR_LISTEN; default 0.0.0.0:5000)")
+    .addOption(dataOption())
+    .option(
+      "--upstream <url>",
+      "docker.io upstream (env HUBMIRROR_UPSTREAM; default https://registry-1.docker.io)",
+    )
+    .option("--storage <url>", "fs:///PATH, memory:// or s3://BUCKET[/PREFIX]?… (env HUBMIRROR_STORAGE)")
+    .option(
+      "--redirect <mode>",
+      "off, presigned or cdn: where GETs of stored blobs go (env HUBMIRROR_REDIRECT)",
+    )
+    .option("--offload <url>", "s3://… that blobs are copied to and clients sent to (env HUBMIRROR_OFFLOAD)")
+    .action((opts: ConfigOverrides) => serve(opts));
+  const offload = cli.command("offload").description("tiered mode: the offload target");
+  offload
+    .command("status")
+    .description("blobs synced to the offload target, pending and failed, with their bytes")
+    .addOption(configOption())
+    .addOption(dataOption())
+    .option("--json", "one JSON object")
+    .action((opts: ConfigOverrides & { json?: boolean }) => offloadStatus(opts, opts.json === true));
+  return cli;
+}
+
+program()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with code 0; usage errors are 2 as for a bad config.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    }
+    process.stderr.write(`hubmirror: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
-  },
-);
+  });

@@ -12,7 +12,10 @@ it("has embedded defaults", () => {
   assert.equal(c.upstream.url, "https://registry-1.docker.io");
   assert.equal(c.upstream.registry, "docker.io");
   assert.equal(c.cache.tagTtl, 300_000);
-  assert.equal(c.storage.driver, "filesystem");
+  assert.equal(c.storage.url, undefined);
+  assert.equal(c.storage.redirect.mode, "off");
+  assert.equal(c.storage.redirect.expiry, 20 * 60_000);
+  assert.equal(c.offload.url, undefined);
 });
 
 it("parses durations", () => {
@@ -30,7 +33,10 @@ it("names the bad key in its error", () => {
   );
   assert.throws(() => parseConfig({ listen: "5000" }), /listen: expected "HOST:PORT"/);
   assert.throws(() => parseConfig({ cache: { tagTtl: "soon" } }), /cache\.tagTtl/);
-  assert.throws(() => parseConfig({ storage: { driver: "s4" } }), ConfigError);
+  assert.throws(() => parseConfig({ storage: { url: "s4://x" } }), /storage\.url: unknown storage scheme/);
+  assert.throws(() => parseConfig({ offload: { minSize: "lots" } }), /offload\.minSize: expected a size/);
+  assert.equal(parseConfig({ offload: { minSize: "10MiB" } }).offload.minSize, 10 << 20);
+  assert.throws(() => parseConfig({ storage: { redirect: { mode: "cdn" } } }), ConfigError);
 });
 
 it("layers file < environment < command line", async () => {

@@ -9,11 +9,16 @@ export class ConfigError extends Error {
 
 /** Overrides from the command line; they win over the environment, which wins over the file. */
 export interface ConfigOverrides {
-  config?: string;
-  listen?: string;
-  data?: string;
-  upstream?: string;
+  config?: string | undefined;
+  listen?: string | undefined;
+  data?: string | undefined;
+  upstream?: string | undefined;
+  storage?: string | undefined;
+  redirect?: string | undefined;
+  offload?: string | undefined;
 }
+
+type Section = Record<string, unknown> | undefined;
 
 function describe(issue: z.core.$ZodIssue): string {
   const key = issue.path.length ? issue.path.join(".") : "(top level)";
@@ -48,12 +53,21 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     }
     if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(`${file}: expected a mapping`);
   }
-  const listen = overrides.listen ?? env.HUBMIRROR_LISTEN;
-  const data = overrides.data ?? env.HUBMIRROR_DATA;
-  const upstreamUrl = overrides.upstream ?? env.HUBMIRROR_UPSTREAM;
+  const pick = (flag: string | undefined, name: string) => flag ?? env[`HUBMIRROR_${name}`];
+  const listen = pick(overrides.listen, "LISTEN");
+  const data = pick(overrides.data, "DATA");
+  const upstreamUrl = pick(overrides.upstream, "UPSTREAM");
+  const storageUrl = pick(overrides.storage, "STORAGE");
+  const redirect = pick(overrides.redirect, "REDIRECT");
+  const offloadUrl = pick(overrides.offload, "OFFLOAD");
   const merged: Record<string, unknown> = { ...raw };
   if (listen) merged.listen = listen;
   if (data) merged.data = data;
-  if (upstreamUrl) merged.upstream = { ...(raw.upstream as object | undefined), url: upstreamUrl };
+  if (upstreamUrl) merged.upstream = { ...(raw.upstream as Section), url: upstreamUrl };
+  const storage = { ...(raw.storage as Section) };
+  if (storageUrl) storage.url = storageUrl;
+  if (redirect) storage.redirect = { ...(storage.redirect as Section), mode: redirect };
+  if (storageUrl || redirect) merged.storage = storage;
+  if (offloadUrl) merged.offload = { ...(raw.offload as Section), url: offloadUrl };
   return parseConfig(merged, file ?? "config");
 }

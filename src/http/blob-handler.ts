@@ -14,15 +14,16 @@ export async function handleBlob(s: Services, ctx: RepoContext): Promise<void> {
     "Cache-Control": "max-age=31536000, immutable",
   };
   if (ctx.head) {
-    const { size, result } = await s.blobs.stat(ctx.upstream, ctx.key, digest);
+    const { size, result } = await s.blobs.stat(ctx, digest);
     ctx.cache = result;
     res.writeHead(200, { ...headers, "Content-Length": size });
     res.end();
     return;
   }
-  const blob = await s.blobs.get(ctx.upstream, ctx.key, digest);
-  ctx.cache = blob.result;
-  s.metrics.cacheRequests.inc({ kind: "blob", result: blob.result });
+  const blob = await s.blobs.get(ctx, digest, s.mayRedirect(ctx.req.headers["user-agent"]));
+  // A redirect is a hit whose bytes someone else serves.
+  ctx.cache = blob.redirectURL ? "redirect" : blob.result;
+  s.metrics.cacheRequests.inc({ kind: "blob", result: ctx.cache });
   if (blob.redirectURL) {
     res.writeHead(307, { Location: blob.redirectURL, "Docker-Content-Digest": digest, "Content-Length": 0 });
     res.end();

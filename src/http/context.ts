@@ -19,6 +19,8 @@ export interface Services {
   upstreams: (registry: string) => Upstream;
   defaultRegistry: string;
   metrics: Metrics;
+  /** False for clients that can't follow a redirect (by User-Agent): they are served directly. */
+  mayRedirect: (userAgent: string | undefined) => boolean;
 }
 
 /** Who is asking; set by an auth middleware once there is one. */

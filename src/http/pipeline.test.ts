@@ -8,6 +8,7 @@ import { SqliteStore } from "../metadata/sqlite-store.js";
 import type { RepoKey } from "../metadata/store.js";
 import { Metrics } from "../metrics/metrics.js";
 import { ProxyTagStore } from "../proxy/proxy-tag-store.js";
+import type { RepoRef } from "../proxy/repo-links.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { compose } from "./compose.js";
 import type { Services } from "./context.js";
@@ -38,7 +39,7 @@ describe("request pipeline", () => {
     getReferrers: async () => undefined,
   };
   const upstream = listing as Upstream;
-  const notHere = async (_up: Upstream, key: RepoKey): Promise<never> => {
+  const notHere = async ({ key }: RepoRef): Promise<never> => {
     keys.push(key);
     throw new RegistryError("MANIFEST_UNKNOWN");
   };
@@ -54,6 +55,7 @@ describe("request pipeline", () => {
     },
     defaultRegistry: "docker.io",
     metrics: new Metrics(),
+    mayRedirect: () => true,
   };
   const server = createRegistryServer(s, pino({ level: "silent" }));
   let url = "";

@@ -58,27 +58,78 @@ export function runMetadataSuite(name: string, create: () => Promise<MetadataSto
       await s.close();
     });
 
-    it("indexes stored content with its size, location and last access", async () => {
+    it("indexes stored content with its size, kind, location and use", async () => {
       const s = await create();
       assert.equal(await s.getBlob(D1), undefined);
       const before = Date.now();
-      await s.putBlob(D1, 123, "local");
+      await s.putBlob(D1, 123, "blob");
       const rec = await s.getBlob(D1);
       assert.equal(rec?.size, 123);
+      assert.equal(rec?.kind, "blob");
       assert.equal(rec?.location, "local");
+      assert.equal(rec?.requests, 0);
       assert.ok((rec?.lastAccess ?? 0) >= before);
       s.recordAccess(D1, before + 60_000);
-      assert.equal((await s.getBlob(D1))?.lastAccess, before + 60_000, "a buffered access counts at once");
+      s.recordAccess(D1, before + 30_000);
+      assert.equal((await s.getBlob(D1))?.lastAccess, before + 60_000, "a buffered use counts at once");
+      assert.equal((await s.getBlob(D1))?.requests, 2);
       await s.flush();
       assert.equal((await s.getBlob(D1))?.lastAccess, before + 60_000, "and after the flush");
+      assert.equal((await s.getBlob(D1))?.requests, 2);
       s.recordAccess(D1, before);
       await s.flush();
-      assert.equal((await s.getBlob(D1))?.lastAccess, before + 60_000, "an older access never moves it back");
-      await s.putBlob(D1, 123, "offload");
-      assert.equal((await s.getBlob(D1))?.location, "offload");
+      assert.equal((await s.getBlob(D1))?.lastAccess, before + 60_000, "an older use never moves it back");
+      assert.equal((await s.getBlob(D1))?.requests, 3);
+      await s.setLocation(D1, "offloaded");
+      assert.equal((await s.getBlob(D1))?.location, "offloaded");
+      await s.putBlob(D1, 123, "blob");
+      assert.equal((await s.getBlob(D1))?.location, "local", "a new local copy is not offloaded yet");
       await s.deleteBlob(D1);
       assert.equal(await s.getBlob(D1), undefined);
       await s.deleteBlob(D1);
+      await s.close();
+    });
+
+    it("queues blobs for offload by policy, retries failures later, and counts each state", async () => {
+      const s = await create();
+      const D3 = `sha256:${"3".repeat(64)}` as Digest;
+      const M = `sha256:${"4".repeat(64)}` as Digest;
+      await s.putBlob(D1, 1000, "blob");
+      await s.putBlob(D2, 10, "blob");
+      await s.putBlob(D3, 5000, "blob");
+      await s.putBlob(M, 2000, "manifest");
+      s.recordAccess(D3, Date.now());
+      await s.flush();
+      const all = { minSize: 0, minRequests: 0 };
+      const digests = async (p: typeof all, now = Date.now()) =>
+        (await s.offloadCandidates(p, now, 10)).map((c) => c.digest).sort();
+      assert.deepEqual(await digests(all), [D1, D2, D3].sort(), "manifests are never offloaded");
+      assert.deepEqual(await digests({ minSize: 100, minRequests: 0 }), [D1, D3].sort());
+      assert.deepEqual(await digests({ minSize: 0, minRequests: 1 }), [D3]);
+      assert.equal((await s.offloadCandidates(all, Date.now(), 1)).length, 1);
+
+      await s.setLocation(D1, "offloaded");
+      const attempts: number[] = [];
+      const later = (n: number) => {
+        attempts.push(n);
+        return Date.now() + 60_000;
+      };
+      await s.offloadFailed(D2, "bucket unreachable", later);
+      await s.offloadFailed(D2, "again", later);
+      assert.deepEqual(attempts, [1, 2]);
+      assert.deepEqual(await digests(all), [D3], "offloaded and waiting blobs are not candidates");
+      assert.deepEqual(await digests(all, Date.now() + 120_000), [D2, D3].sort(), "until their retry time");
+      assert.deepEqual(await s.offloadStatus(all), {
+        synced: { count: 1, bytes: 1000 },
+        pending: { count: 1, bytes: 5000 },
+        failed: { count: 1, bytes: 10 },
+      });
+      await s.setLocation(D2, "offloaded");
+      assert.deepEqual(
+        (await s.offloadStatus(all)).failed,
+        { count: 0, bytes: 0 },
+        "a success clears a failure",
+      );
       await s.close();
     });
 

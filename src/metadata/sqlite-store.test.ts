@@ -38,6 +38,13 @@ it("sqlite store upgrades a database from before the blob index had locations", 
   old.prepare("INSERT INTO blobs VALUES (?, 5, 1, 2)").run(digest);
   old.close();
   const s = new SqliteStore(file);
-  assert.deepEqual(await s.getBlob(digest), { digest, size: 5, location: "local", lastAccess: 2 });
+  assert.deepEqual(await s.getBlob(digest), {
+    digest,
+    size: 5,
+    kind: "blob",
+    location: "local",
+    lastAccess: 2,
+    requests: 0,
+  });
   await s.close();
 });

@@ -1,90 +1,25 @@
 import Database from "better-sqlite3";
 import type { Digest } from "../reference/reference.js";
+import { migrate, prepareStatements, type Row, SCHEMA } from "./sqlite-schema.js";
 import type {
   BlobRecord,
+  ContentKind,
+  Location,
   ManifestRecord,
   MetadataStore,
+  OffloadPolicy,
+  OffloadStatus,
   RepoKey,
   TagRecord,
   UpstreamStatus,
 } from "./store.js";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS blobs (
-  digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created_at INTEGER NOT NULL, last_access INTEGER NOT NULL,
-  location TEXT NOT NULL DEFAULT 'local');
-CREATE TABLE IF NOT EXISTS repositories (
-  registry TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (registry, name));
-CREATE TABLE IF NOT EXISTS blob_links (
-  registry TEXT NOT NULL, repo TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (registry, repo, digest));
-CREATE TABLE IF NOT EXISTS manifests (
-  digest TEXT PRIMARY KEY, media_type TEXT NOT NULL, size INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tags (
-  registry TEXT NOT NULL, repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL,
-  checked_at INTEGER NOT NULL, PRIMARY KEY (registry, repo, tag));
-CREATE TABLE IF NOT EXISTS tag_lists (
-  registry TEXT NOT NULL, repo TEXT NOT NULL, query TEXT NOT NULL, body BLOB NOT NULL,
-  fetched_at INTEGER NOT NULL, PRIMARY KEY (registry, repo, query));
-CREATE TABLE IF NOT EXISTS upstream_status (
-  registry TEXT PRIMARY KEY, ratelimit_limit INTEGER, ratelimit_remaining INTEGER, updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-`;
-
-type Row = Record<string, unknown>;
-
-/** Brings a database made by an earlier version up to SCHEMA (CREATE IF NOT EXISTS adds no columns). */
-function migrate(db: Database.Database): void {
-  const columns = (db.pragma("table_info(blobs)") as { name: string }[]).map((c) => c.name);
-  if (!columns.includes("location")) {
-    db.exec("ALTER TABLE blobs ADD COLUMN location TEXT NOT NULL DEFAULT 'local'");
-  }
-}
-
-function prepareStatements(db: Database.Database) {
-  const p = (sql: string) => db.prepare(sql);
-  return {
-    getTag: p("SELECT digest, checked_at FROM tags WHERE registry = ? AND repo = ? AND tag = ?"),
-    putTag: p(
-      `INSERT INTO tags (registry, repo, tag, digest, checked_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT DO UPDATE SET digest = excluded.digest, checked_at = excluded.checked_at`,
-    ),
-    touchTag: p("UPDATE tags SET checked_at = ? WHERE registry = ? AND repo = ? AND tag = ?"),
-    listTags: p("SELECT tag FROM tags WHERE registry = ? AND repo = ? ORDER BY tag"),
-    getManifest: p("SELECT digest, media_type, size FROM manifests WHERE digest = ?"),
-    putManifest: p("INSERT OR REPLACE INTO manifests (digest, media_type, size) VALUES (?, ?, ?)"),
-    getBlob: p("SELECT size, location, last_access FROM blobs WHERE digest = ?"),
-    putBlob: p(
-      `INSERT INTO blobs (digest, size, created_at, last_access, location) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT DO UPDATE SET size = excluded.size, last_access = excluded.last_access,
-         location = excluded.location`,
-    ),
-    deleteBlob: p("DELETE FROM blobs WHERE digest = ?"),
-    touchBlob: p("UPDATE blobs SET last_access = max(last_access, ?) WHERE digest = ?"),
-    putRepo: p("INSERT OR IGNORE INTO repositories (registry, name, created_at) VALUES (?, ?, ?)"),
-    linkBlob: p("INSERT OR IGNORE INTO blob_links (registry, repo, digest) VALUES (?, ?, ?)"),
-    isLinked: p("SELECT 1 FROM blob_links WHERE registry = ? AND repo = ? AND digest = ?"),
-    listRepos: p("SELECT name FROM repositories WHERE registry = ? AND name > ? ORDER BY name LIMIT ?"),
-    putTagList: p(
-      "INSERT OR REPLACE INTO tag_lists (registry, repo, query, body, fetched_at) VALUES (?, ?, ?, ?, ?)",
-    ),
-    getTagList: p("SELECT body FROM tag_lists WHERE registry = ? AND repo = ? AND query = ?"),
-    setUpstream: p(
-      `INSERT OR REPLACE INTO upstream_status (registry, ratelimit_limit, ratelimit_remaining, updated_at)
-       VALUES (?, ?, ?, ?)`,
-    ),
-    getUpstream: p("SELECT * FROM upstream_status WHERE registry = ?"),
-    addCounter: p(
-      "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value",
-    ),
-    getCounters: p("SELECT name, value FROM counters"),
-  };
-}
-
 /** The embedded metadata store. better-sqlite3 is synchronous and fast; WAL keeps readers off the writer's way. */
 export class SqliteStore implements MetadataStore {
   private readonly db: Database.Database;
   private readonly stmt: ReturnType<typeof prepareStatements>;
-  private readonly accesses = new Map<string, number>();
+  /** Uses not yet written: the latest time and how many. */
+  private readonly accesses = new Map<string, { at: number; count: number }>();
   private readonly counterDeltas = new Map<string, number>();
 
   constructor(file: string) {
@@ -126,22 +61,68 @@ export class SqliteStore implements MetadataStore {
   async getBlob(digest: Digest): Promise<BlobRecord | undefined> {
     const row = this.stmt.getBlob.get(digest) as Row | undefined;
     if (!row) return undefined;
-    const pending = this.accesses.get(digest) ?? 0;
+    const pending = this.accesses.get(digest);
     return {
       digest,
       size: row.size as number,
-      location: row.location as string,
-      lastAccess: Math.max(row.last_access as number, pending),
+      kind: row.kind as ContentKind,
+      location: row.location as Location,
+      lastAccess: Math.max(row.last_access as number, pending?.at ?? 0),
+      requests: (row.requests as number) + (pending?.count ?? 0),
     };
   }
 
-  async putBlob(digest: Digest, size: number, location: string): Promise<void> {
+  async putBlob(digest: Digest, size: number, kind: ContentKind): Promise<void> {
     const now = Date.now();
-    this.stmt.putBlob.run(digest, size, now, now, location);
+    this.db.transaction(() => {
+      this.stmt.putBlob.run(digest, size, now, now, kind);
+      this.stmt.clearFailure.run(digest);
+    })();
+  }
+
+  async setLocation(digest: Digest, location: Location): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.setLocation.run(location, digest);
+      this.stmt.clearFailure.run(digest);
+    })();
+  }
+
+  async offloadCandidates(
+    { minSize, minRequests }: OffloadPolicy,
+    now: number,
+    limit: number,
+  ): Promise<{ digest: Digest; size: number }[]> {
+    return this.stmt.offloadCandidates.all(minSize, minRequests, now, limit) as {
+      digest: Digest;
+      size: number;
+    }[];
+  }
+
+  async offloadFailed(digest: Digest, error: string, retryAt: (attempts: number) => number): Promise<void> {
+    this.db.transaction(() => {
+      const row = this.stmt.getFailure.get(digest) as { attempts: number } | undefined;
+      const attempts = (row?.attempts ?? 0) + 1;
+      this.stmt.putFailure.run(digest, attempts, error.slice(0, 500), retryAt(attempts));
+    })();
+  }
+
+  async offloadStatus({ minSize, minRequests }: OffloadPolicy): Promise<OffloadStatus> {
+    const out: OffloadStatus = {
+      synced: { count: 0, bytes: 0 },
+      pending: { count: 0, bytes: 0 },
+      failed: { count: 0, bytes: 0 },
+    };
+    for (const r of this.stmt.offloadStatus.all(minSize, minRequests) as Row[]) {
+      out[r.state as keyof OffloadStatus] = { count: r.count as number, bytes: r.bytes as number };
+    }
+    return out;
   }
 
   async deleteBlob(digest: Digest): Promise<void> {
-    this.stmt.deleteBlob.run(digest);
+    this.db.transaction(() => {
+      this.stmt.deleteBlob.run(digest);
+      this.stmt.clearFailure.run(digest);
+    })();
     this.accesses.delete(digest);
   }
 
@@ -157,7 +138,13 @@ export class SqliteStore implements MetadataStore {
   }
 
   recordAccess(digest: Digest, at: number): void {
-    this.accesses.set(digest, at);
+    const a = this.accesses.get(digest);
+    if (a) {
+      a.at = Math.max(a.at, at);
+      a.count++;
+    } else {
+      this.accesses.set(digest, { at, count: 1 });
+    }
   }
 
   async listRepositories(registry: string, n: number, last: string | undefined): Promise<string[]> {
@@ -209,7 +196,7 @@ export class SqliteStore implements MetadataStore {
   async flush(): Promise<void> {
     if (this.accesses.size === 0 && this.counterDeltas.size === 0) return;
     this.db.transaction(() => {
-      for (const [digest, at] of this.accesses) this.stmt.touchBlob.run(at, digest);
+      for (const [digest, a] of this.accesses) this.stmt.touchBlob.run(a.at, a.count, digest);
       for (const [name, v] of this.counterDeltas) this.stmt.addCounter.run(name, v);
     })();
     this.accesses.clear();

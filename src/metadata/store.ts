@@ -12,14 +12,39 @@ export interface TagRecord {
   checkedAt: number;
 }
 
+/** "blob" (a layer or config, written while it downloads) or "manifest" (stored whole). */
+export type ContentKind = "blob" | "manifest";
+
+/** Where stored content lives: "local" on the storage driver; "offloaded" there and on the offload target. */
+export type Location = "local" | "offloaded";
+
 /** An entry of the local store's index: content that is stored, and where. */
 export interface BlobRecord {
   digest: Digest;
   size: number;
-  /** Where the bytes live: "local" (the storage driver) today; an offload target later. */
-  location: string;
+  kind: ContentKind;
+  location: Location;
   /** Last GET or HEAD (ms since epoch); recorded in batches, so up to a flush interval late. */
   lastAccess: number;
+  /** GETs and HEADs so far (batched like lastAccess). */
+  requests: number;
+}
+
+export interface OffloadPolicy {
+  minSize: number;
+  minRequests: number;
+}
+
+export interface CountAndBytes {
+  count: number;
+  bytes: number;
+}
+
+/** What `hubmirror offload status` prints. */
+export interface OffloadStatus {
+  synced: CountAndBytes;
+  pending: CountAndBytes;
+  failed: CountAndBytes;
 }
 
 export interface ManifestRecord {
@@ -38,11 +63,25 @@ export interface UpstreamStatus {
 /** The local blob store's index: what is stored, its size and last use. A hit is answered from here. */
 export interface BlobIndex {
   getBlob(digest: Digest): Promise<BlobRecord | undefined>;
-  /** Records content once its bytes are committed. */
-  putBlob(digest: Digest, size: number, location: string): Promise<void>;
+  /** Records content once its bytes are committed (as local: a new copy is not offloaded yet). */
+  putBlob(digest: Digest, size: number, kind: ContentKind): Promise<void>;
   deleteBlob(digest: Digest): Promise<void>;
-  /** Buffers a last-access time; flushed in one batch, never a write per request. */
+  /** Buffers a use (access time and count); flushed in one batch, never a write per request. */
   recordAccess(digest: Digest, at: number): void;
+  setLocation(digest: Digest, location: Location): Promise<void>;
+}
+
+/** The offload worker's queue: local blobs that match the policy, and the copies that failed. */
+export interface OffloadIndex {
+  /** Local blobs matching the policy whose copy is not waiting for a retry, most recently used first. */
+  offloadCandidates(
+    policy: OffloadPolicy,
+    now: number,
+    limit: number,
+  ): Promise<{ digest: Digest; size: number }[]>;
+  /** Records a failed copy; the blob is not a candidate again before `retryAt(attempts so far)`. */
+  offloadFailed(digest: Digest, error: string, retryAt: (attempts: number) => number): Promise<void>;
+  offloadStatus(policy: OffloadPolicy): Promise<OffloadStatus>;
 }
 
 /**
@@ -59,7 +98,7 @@ export interface RepositoryLinks {
  * What the mirror remembers besides blob bytes, as small role interfaces. Implementations: SQLite (embedded
  * default); a shared database later, hence the async interface. Reads are on the request path and must be fast.
  */
-export interface MetadataStore extends BlobIndex, RepositoryLinks {
+export interface MetadataStore extends BlobIndex, OffloadIndex, RepositoryLinks {
   getTag(key: RepoKey, tag: string): Promise<TagRecord | undefined>;
   /** Only called after the manifest itself is committed, so a tag never points at a missing manifest. */
   putTag(key: RepoKey, tag: string, digest: Digest, checkedAt: number): Promise<void>;

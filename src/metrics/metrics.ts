@@ -35,7 +35,7 @@ export class Metrics {
   readonly cacheRequests = counter(
     this.r,
     "hubmirror_cache_requests_total",
-    "Blob and manifest lookups by result: hit, miss (fetched upstream), joined (an in-flight fetch), stale",
+    "Blob and manifest lookups by result: hit, miss (fetched upstream), joined (an in-flight fetch), redirect, stale",
     ["kind", "result"] as const,
   );
   readonly servedBytes = counter(this.r, "hubmirror_served_bytes_total", "Body bytes sent to clients", [
@@ -75,6 +75,17 @@ export class Metrics {
     "hubmirror_upstream_ratelimit_remaining",
     "Last ratelimit-remaining reported by the upstream",
     ["registry"] as const,
+  );
+  readonly offloadCopies = counter(
+    this.r,
+    "hubmirror_offload_copies_total",
+    "Blob copies to the offload target, by outcome: copied, failed (retried later)",
+    ["outcome"] as const,
+  );
+  readonly offloadBytes = counter(
+    this.r,
+    "hubmirror_offload_bytes_total",
+    "Blob bytes copied to the offload target",
   );
   readonly storageSeconds = new Histogram({
     name: "hubmirror_storage_operation_seconds",

@@ -1,15 +1,16 @@
 import { SingleFlight } from "../async/single-flight.js";
 import type { Logger } from "../log/logger.js";
-import type { MetadataStore, RepoKey } from "../metadata/store.js";
+import type { BlobRecord, MetadataStore, RepoKey } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Digest } from "../reference/reference.js";
 import { BlobVanishedError, type LocalBlobStore } from "../store/blob-store.js";
 import type { RangeRequest } from "../store/send-range.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { BlobFill, BlobMismatchError } from "./blob-fill.js";
-import type { RepoLinks } from "./repo-links.js";
+import type { RepoLinks, RepoRef } from "./repo-links.js";
 
-export type CacheResult = "hit" | "miss" | "joined" | "stale";
+/** How a request was answered: from the cache, by a new download, by joining one, by a redirect, or stale. */
+export type CacheResult = "hit" | "miss" | "joined" | "redirect" | "stale";
 
 export interface BlobHandle {
   size: number;
@@ -18,6 +19,11 @@ export interface BlobHandle {
   redirectURL?: string | undefined;
   /** Sends a range into a sink, following an in-flight download when there is one. */
   send(r: RangeRequest): Promise<void>;
+}
+
+/** A blob asked for under a repository. */
+interface BlobRef extends RepoRef {
+  digest: Digest;
 }
 
 export interface ProxyBlobOptions {
@@ -37,94 +43,94 @@ export interface ProxyBlobOptions {
  * miss one shared upstream download per digest (BlobFill) that every concurrent request streams from.
  */
 export class ProxyBlobStore {
-  /** Downloads in progress; a plain size when the "miss" turned out to be stored after all. */
-  private readonly fills = new SingleFlight<Digest, BlobFill | { size: number }>();
+  /** Downloads in progress; the index record when the "miss" turned out to be stored after all. */
+  private readonly fills = new SingleFlight<Digest, BlobFill | BlobRecord>();
 
   constructor(private readonly o: ProxyBlobOptions) {}
 
   /** Size for HEAD: never starts a download; asks upstream (HEAD is free) when the blob is not here. */
-  async stat(up: Upstream, key: RepoKey, digest: Digest): Promise<{ size: number; result: CacheResult }> {
-    const pending = this.fills.get(digest);
+  async stat(repo: RepoRef, digest: Digest): Promise<{ size: number; result: CacheResult }> {
+    const b: BlobRef = { upstream: repo.upstream, key: repo.key, digest };
+    const pending = this.fills.get(b.digest);
     if (pending) {
       const p = await pending;
       const size = p instanceof BlobFill ? await p.ready : p.size;
-      await this.o.links.authorize(up, key, digest, "blob");
+      await this.o.links.authorize(b, b.digest, "blob");
       return { size, result: "joined" };
     }
-    const local = await this.o.store.stat(digest);
+    const local = await this.o.store.stat(b.digest);
     if (local) {
-      await this.o.links.authorize(up, key, digest, "blob");
-      this.o.store.touch(digest);
+      await this.o.links.authorize(b, b.digest, "blob");
+      this.o.store.touch(b.digest);
       return { size: local.size, result: "hit" };
     }
-    return { size: await up.headBlob(key.repo, digest), result: "miss" };
+    return { size: await b.upstream.headBlob(b.key.repo, b.digest), result: "miss" };
   }
 
-  async get(up: Upstream, key: RepoKey, digest: Digest): Promise<BlobHandle> {
-    if (!this.fills.get(digest)) {
-      const local = await this.local(up, key, digest);
+  /** The blob for a GET; `redirect` false keeps the client here (HEAD, clients that can't follow a 307). */
+  async get(repo: RepoRef, digest: Digest, redirect = true): Promise<BlobHandle> {
+    const b: BlobRef = { upstream: repo.upstream, key: repo.key, digest };
+    if (!this.fills.get(b.digest)) {
+      const local = await this.local(b, redirect);
       if (local) return local;
     }
     const { value, joined } = this.fills.run(
-      digest,
-      () => this.startFill(up, key, digest),
+      b.digest,
+      () => this.startFill(b),
       (v) => (v instanceof BlobFill ? v.done : Promise.resolve()),
     );
     const p = await value;
-    if (!(p instanceof BlobFill)) return this.hit(up, key, digest, p.size);
+    if (!(p instanceof BlobFill)) return this.hit(b, p, redirect);
     const size = await p.ready;
     // The starter's repository was linked when upstream answered it; any other must be linked to join.
-    if (joined) await this.o.links.authorize(up, key, digest, "blob");
+    if (joined) await this.o.links.authorize(b, b.digest, "blob");
     return {
       size,
       result: joined ? "joined" : "miss",
-      send: (r) => p.send(r, (again) => this.sendStored(up, key, digest, again)),
+      send: (r) => p.send(r, (again) => this.sendStored(b, again)),
     };
   }
 
-  private async local(up: Upstream, key: RepoKey, digest: Digest): Promise<BlobHandle | undefined> {
-    const rec = await this.o.store.stat(digest);
-    return rec && this.hit(up, key, digest, rec.size);
+  /** A hit, or undefined for a miss: not indexed, or its bytes vanished behind the index's back. */
+  private async local(b: BlobRef, redirect: boolean): Promise<BlobHandle | undefined> {
+    const rec = await this.o.store.stat(b.digest);
+    if (!rec) return undefined;
+    try {
+      return await this.hit(b, rec, redirect);
+    } catch (err) {
+      if (err instanceof BlobVanishedError) return undefined;
+      throw err;
+    }
   }
 
-  /** A stored blob, served when the repository may see it. */
-  private async hit(up: Upstream, key: RepoKey, digest: Digest, size: number): Promise<BlobHandle> {
-    await this.o.links.authorize(up, key, digest, "blob");
-    this.o.store.touch(digest);
+  /** A stored blob, served (or redirected to) when the repository may see it. */
+  private async hit(b: BlobRef, rec: BlobRecord, redirect: boolean): Promise<BlobHandle> {
+    await this.o.links.authorize(b, b.digest, "blob");
+    this.o.store.touch(b.digest);
     return {
-      size,
+      size: rec.size,
       result: "hit",
-      redirectURL: await this.o.store.redirectURL(digest),
-      send: (r) => this.sendStored(up, key, digest, r),
+      redirectURL: redirect ? await this.o.store.redirectURL(rec) : undefined,
+      send: (r) => this.sendStored(b, r),
     };
   }
 
   /** Stored bytes; if they vanished since the lookup, the blob is a miss after all and is fetched again. */
-  private async sendStored(
-    up: Upstream,
-    key: RepoKey,
-    digest: Digest,
-    r: RangeRequest,
-    retried = false,
-  ): Promise<void> {
+  private async sendStored(b: BlobRef, r: RangeRequest, retried = false): Promise<void> {
     try {
-      await this.o.store.send(digest, r);
+      await this.o.store.send(b.digest, r);
     } catch (err) {
       if (!(err instanceof BlobVanishedError) || retried) throw err;
-      this.o.log.warn({ digest }, "stored blob vanished: fetching it again");
-      const again = await this.get(up, key, digest);
-      return again.result === "hit" ? this.sendStored(up, key, digest, r, true) : again.send(r);
+      this.o.log.warn({ digest: b.digest }, "stored blob vanished: fetching it again");
+      const again = await this.get(b, b.digest, false);
+      return again.result === "hit" ? this.sendStored(b, r, true) : again.send(r);
     }
   }
 
-  private async startFill(
-    upstream: Upstream,
-    key: RepoKey,
-    digest: Digest,
-  ): Promise<BlobFill | { size: number }> {
+  private async startFill({ upstream, key, digest }: BlobRef): Promise<BlobFill | BlobRecord> {
     // A fill may have committed since our lookup, or a crash may have left a committed blob unindexed.
     const recovered = await this.o.store.recover(digest);
-    if (recovered) return { size: recovered.size };
+    if (recovered) return recovered;
     const labels = { registry: key.registry };
     const fill = new BlobFill({
       digest,

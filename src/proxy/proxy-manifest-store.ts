@@ -8,11 +8,10 @@ import type { MetadataStore, RepoKey } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
-import type { Upstream } from "../upstream/upstream.js";
 import { parseManifestJson } from "../upstream/upstream-json.js";
 import { referencesOf } from "./manifest-references.js";
 import type { CacheResult } from "./proxy-blob-store.js";
-import type { RepoLinks } from "./repo-links.js";
+import type { RepoLinks, RepoRef } from "./repo-links.js";
 
 export interface Manifest {
   digest: Digest;
@@ -57,10 +56,11 @@ export class ProxyManifestStore {
     this.memory = new LRUCache({ maxSize: o.memoryBytes, sizeCalculation: (v) => v.body.length + 200 });
   }
 
-  async byDigest(up: Upstream, key: RepoKey, digest: Digest): Promise<Manifest> {
+  async byDigest(repo: RepoRef, digest: Digest): Promise<Manifest> {
+    const { upstream: up, key } = repo;
     const local = await this.local(digest);
     if (local) {
-      await this.o.links.authorize(up, key, digest, "manifest");
+      await this.o.links.authorize(repo, digest, "manifest");
       return local;
     }
     return this.flights.do(`${key.registry}/${key.repo}@${digest}`, async () => {
@@ -72,17 +72,18 @@ export class ProxyManifestStore {
     });
   }
 
-  async byTag(up: Upstream, key: RepoKey, tag: string): Promise<Manifest> {
+  async byTag(repo: RepoRef, tag: string): Promise<Manifest> {
+    const { upstream: up, key } = repo;
     const rec = await this.o.meta.getTag(key, tag);
     const cached = rec && (await this.local(rec.digest));
     // The tag is this repository's own record, so its manifest needs no link check.
     if (!rec || !cached) {
-      return this.flights.do(`${key.registry}/${key.repo}:${tag}`, () => this.fetchTag(up, key, tag));
+      return this.flights.do(`${key.registry}/${key.repo}:${tag}`, () => this.fetchTag(repo, tag));
     }
     if (Date.now() - rec.checkedAt < this.o.tagTtl) return cached;
 
     const revalidation = this.flights.do(`${key.registry}/${key.repo}:${tag}`, () =>
-      this.revalidate(up, key, tag, cached),
+      this.revalidate(repo, tag, cached),
     );
     try {
       const fresh = await Promise.race([revalidation, sleep(this.o.staleAfter, TIMED_OUT, { ref: false })]);
@@ -104,14 +105,16 @@ export class ProxyManifestStore {
     return { ...cached, result: "stale" };
   }
 
-  private async revalidate(up: Upstream, key: RepoKey, tag: string, cached: Manifest): Promise<Manifest> {
+  private async revalidate(repo: RepoRef, tag: string, cached: Manifest): Promise<Manifest> {
+    const { upstream: up, key } = repo;
     const head = await up.headManifest(key.repo, tag);
-    if (head.digest !== cached.digest) return this.fetchTag(up, key, tag);
+    if (head.digest !== cached.digest) return this.fetchTag(repo, tag);
     await this.o.meta.touchTag(key, tag, Date.now());
     return cached;
   }
 
-  private async fetchTag(up: Upstream, key: RepoKey, tag: string): Promise<Manifest> {
+  private async fetchTag(repo: RepoRef, tag: string): Promise<Manifest> {
+    const { upstream: up, key } = repo;
     const m = await up.getManifest(key.repo, tag);
     const digest = hashOf(m.body, m.digest ? digestAlgorithm(m.digest) : "sha256");
     if (m.digest && m.digest !== digest) {

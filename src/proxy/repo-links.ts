@@ -5,6 +5,12 @@ import type { RepoKey, RepositoryLinks } from "../metadata/store.js";
 import type { Digest } from "../reference/reference.js";
 import type { Upstream } from "../upstream/upstream.js";
 
+/** A repository of one upstream, as a request resolved it: what the proxy stores work on. */
+export interface RepoRef {
+  upstream: Upstream;
+  key: RepoKey;
+}
+
 /**
  * Which repository may be served which cached content. Content is stored once by digest, but a digest pulled
  * through one name must not be served under another unless upstream has it there too: else a private image
@@ -35,12 +41,7 @@ export class RepoLinks {
    * Resolves when the repository may be served the digest: it is linked, or upstream confirms with a HEAD (free
    * on the Hub's quota) and it is linked from then on. Otherwise throws upstream's answer (BLOB_UNKNOWN…).
    */
-  async authorize(
-    upstream: Upstream,
-    key: RepoKey,
-    digest: Digest,
-    kind: "blob" | "manifest",
-  ): Promise<void> {
+  async authorize({ upstream, key }: RepoRef, digest: Digest, kind: "blob" | "manifest"): Promise<void> {
     const k = id(key, digest);
     if (this.known.has(k)) return;
     if (await this.meta.isLinked(key, digest)) {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { SqliteStore } from "../metadata/sqlite-store.js";
+import type { BlobRecord } from "../metadata/store.js";
 import type { Digest } from "../reference/reference.js";
 import { BaseDriver } from "../storage/base-driver.js";
 import type { StorageDriver } from "../storage/driver.js";
@@ -33,11 +34,21 @@ function collector(start: number, length: number) {
   return out;
 }
 
+/** A driver that redirects to `base` + path, standing in for a CDN or presigned-URL wrapper. */
+function redirecting(driver: StorageDriver, base: string): StorageDriver {
+  return Object.create(driver, {
+    redirectURL: { value: async (p: string) => new URL(p.slice(1), base).href },
+  });
+}
+
 /** The suite the local blob store passes on every storage driver; each driver's file supplies a factory. */
 export function runBlobStoreSuite(name: string, create: () => Promise<StorageDriver>): void {
   describe(`local blob store suite: ${name}`, () => {
-    const fresh = async () => {
+    const fresh = async (tiered = false) => {
       const driver = new BaseDriver(await create());
+      const offload = tiered
+        ? redirecting(new BaseDriver(await create()), "https://cdn.example/")
+        : undefined;
       const index = new SqliteStore(join(await mkdtemp(join(tmpdir(), "hubmirror-idx-")), "meta.db"));
       let stats = 0;
       const counted: StorageDriver = Object.create(driver, {
@@ -48,7 +59,14 @@ export function runBlobStoreSuite(name: string, create: () => Promise<StorageDri
           },
         },
       });
-      return { driver, index, store: new LocalBlobStore(counted, index), stats: () => stats };
+      const committed: Digest[] = [];
+      const store = new LocalBlobStore({
+        primary: counted,
+        index,
+        offload,
+        onCommit: (d) => committed.push(d),
+      });
+      return { driver, offload, index, store, committed, stats: () => stats };
     };
 
     it("stores content and answers lookups from its index, not the driver", async () => {
@@ -139,8 +157,48 @@ export function runBlobStoreSuite(name: string, create: () => Promise<StorageDri
       const first = (await store.stat(d))?.lastAccess ?? 0;
       await new Promise((ok) => setTimeout(ok, 5));
       store.touch(d);
-      assert.ok(((await store.stat(d))?.lastAccess ?? 0) > first);
-      assert.equal(await store.redirectURL(d), undefined);
+      const rec = await store.stat(d);
+      assert.ok((rec?.lastAccess ?? 0) > first);
+      assert.equal(rec?.requests, 1);
+      assert.equal(await store.redirectURL(rec as BlobRecord), undefined);
+    });
+
+    it("copies a blob to the offload target, then redirects there while it is there", async () => {
+      const { offload, store, committed } = await fresh(true);
+      const body = randomBytes(3 << 20);
+      const d = digestOf(body);
+      const w = await store.writer(d);
+      await w.write(body);
+      await w.commit();
+      assert.deepEqual(committed, [d], "the commit is announced");
+      assert.equal(
+        await store.redirectURL((await store.stat(d)) as BlobRecord),
+        undefined,
+        "not offloaded yet",
+      );
+      await store.copyToOffload(d);
+      const rec = (await store.stat(d)) as BlobRecord;
+      assert.equal(rec.location, "offloaded");
+      assert.ok((await offload?.getContent(blobPath(d)))?.equals(body));
+      assert.equal(await store.redirectURL(rec), `https://cdn.example${blobPath(d)}`);
+      const c = collector(0, body.length);
+      await store.send(d, c.request);
+      assert.ok(c.body().equals(body), "the primary copy still serves clients kept here");
+      await store.delete(d);
+      assert.equal(await offload?.stat(blobPath(d)), undefined, "delete removes every tier");
+    });
+
+    it("serves the primary copy when the offloaded one vanished", async () => {
+      const { offload, store } = await fresh(true);
+      const body = randomBytes(1000);
+      const d = digestOf(body);
+      const w = await store.writer(d);
+      await w.write(body);
+      await w.commit();
+      await store.copyToOffload(d);
+      await offload?.delete(blobPath(d));
+      assert.equal(await store.redirectURL((await store.stat(d)) as BlobRecord), undefined);
+      assert.equal((await store.stat(d))?.location, "local", "to be copied again");
     });
   });
 }

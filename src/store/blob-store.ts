@@ -1,11 +1,23 @@
+import { addAbortSignal } from "node:stream";
+import { LRUCache } from "lru-cache";
 import type { BlobIndex, BlobRecord } from "../metadata/store.js";
 import type { Digest } from "../reference/reference.js";
 import { type FileWriter, PathNotFoundError, type StorageDriver } from "../storage/driver.js";
 import { blobPath } from "./layout.js";
 import { type RangeRequest, sendFileRange, sendStream } from "./send-range.js";
 
-/** Where content lives when the storage driver holds it (an offload target will be another location). */
-export const LOCAL = "local";
+/** How long a redirect target's copy, once confirmed present, is trusted without asking storage again. */
+const CONFIRMED_MS = 30_000;
+
+export interface LocalBlobStoreOptions {
+  /** The cache: every committed blob is here. */
+  primary: StorageDriver;
+  index: BlobIndex;
+  /** Object storage that blobs are copied to, and clients redirected to, once the index says they are there. */
+  offload?: StorageDriver | undefined;
+  /** Told when a blob is committed (the offload worker wakes up). */
+  onCommit?: ((digest: Digest, size: number) => void) | undefined;
+}
 
 /**
  * The index named content the driver no longer has (deleted behind our back, evicted by another node). The index
@@ -29,13 +41,18 @@ function missing(err: unknown): boolean {
  * GC. Blobs and manifests alike live here, by digest, shared by every repository and upstream.
  */
 export class LocalBlobStore {
-  constructor(
-    private readonly driver: StorageDriver,
-    private readonly index: BlobIndex,
-  ) {}
+  private readonly driver: StorageDriver;
+  private readonly index: BlobIndex;
+  private readonly offload: StorageDriver | undefined;
+  private readonly onCommit: (digest: Digest, size: number) => void;
+  /** Redirect targets recently confirmed to hold a digest's bytes. */
+  private readonly confirmed = new LRUCache<string, true>({ max: 10_000, ttl: CONFIRMED_MS });
 
-  get driverName(): string {
-    return this.driver.name;
+  constructor(o: LocalBlobStoreOptions) {
+    this.driver = o.primary;
+    this.index = o.index;
+    this.offload = o.offload;
+    this.onCommit = o.onCommit ?? (() => {});
   }
 
   /** What the index says is stored; never touches the driver. */
@@ -55,13 +72,32 @@ export class LocalBlobStore {
   async recover(digest: Digest): Promise<BlobRecord | undefined> {
     const st = await this.driver.stat(blobPath(digest));
     if (!st || st.isDir) return undefined;
-    await this.index.putBlob(digest, st.size, LOCAL);
+    await this.index.putBlob(digest, st.size, "blob");
     return this.index.getBlob(digest);
   }
 
-  /** A URL to send the client to instead of serving the bytes, when the storage has one. */
-  redirectURL(digest: Digest): Promise<string | undefined> {
-    return this.driver.redirectURL(blobPath(digest));
+  /**
+   * A URL to send the client to instead of serving the bytes: the offload target's once the blob is there, else
+   * the primary storage's when it has one (a presigned S3 URL), else undefined. A client sent to a URL that 404s
+   * would fail its pull, so the target is asked (a stat) whether it still has the bytes, at most once per
+   * CONFIRMED_MS per blob: a blob deleted behind our back is fetched again, or served from the primary copy.
+   */
+  async redirectURL(rec: BlobRecord): Promise<string | undefined> {
+    const path = blobPath(rec.digest);
+    const offloaded = rec.location === "offloaded" && this.offload !== undefined;
+    const target = offloaded ? (this.offload as StorageDriver) : this.driver;
+    const url = await target.redirectURL(path);
+    if (!url) return undefined;
+    const key = `${offloaded ? "offload" : "primary"}:${rec.digest}`;
+    if (this.confirmed.has(key)) return url;
+    if (await target.stat(path)) {
+      this.confirmed.set(key, true);
+      return url;
+    }
+    if (!offloaded) throw await this.vanished(rec.digest);
+    // The offloaded copy is gone: serve the primary one, and let the offload worker copy it again.
+    await this.index.setLocation(rec.digest, "local");
+    return undefined;
   }
 
   /**
@@ -88,16 +124,16 @@ export class LocalBlobStore {
     }
   }
 
-  /** Stores small content whole; the caller has verified it. Bytes first, then the index. */
+  /** Stores a manifest whole; the caller has verified it. Bytes first, then the index. */
   async put(digest: Digest, content: Buffer): Promise<void> {
     await this.driver.putContent(blobPath(digest), content);
-    await this.index.putBlob(digest, content.length, LOCAL);
+    await this.index.putBlob(digest, content.length, "manifest");
   }
 
   /** A writer for verified-while-written content: visible, and indexed, only on commit. */
   async writer(digest: Digest): Promise<FileWriter> {
     const w = await this.driver.writer(blobPath(digest));
-    const index = this.index;
+    const { index, onCommit } = this;
     return {
       write: (data) => w.write(data),
       get size() {
@@ -106,21 +142,45 @@ export class LocalBlobStore {
       localPath: w.localPath,
       async commit() {
         await w.commit();
-        await index.putBlob(digest, w.size, LOCAL);
+        await index.putBlob(digest, w.size, "blob");
+        onCommit(digest, w.size);
       },
       cancel: () => w.cancel(),
     };
   }
 
   /**
-   * Removes content: the index entry first, so no new request finds it, then the bytes. Readers that already
-   * opened it keep reading (a local file stays readable after unlink).
+   * Copies a committed blob to the offload target (streamed, never whole in memory) and records it there: from
+   * then on clients are redirected to it. Visible there only once complete, as every driver's writer is.
+   */
+  async copyToOffload(digest: Digest, signal?: AbortSignal): Promise<void> {
+    if (!this.offload) throw new Error("no offload target is configured");
+    const path = blobPath(digest);
+    const source = await this.driver.reader(path);
+    if (signal) addAbortSignal(signal, source);
+    const w = await this.offload.writer(path);
+    try {
+      for await (const chunk of source) await w.write(chunk as Buffer);
+      await w.commit();
+    } catch (err) {
+      source.destroy();
+      await w.cancel().catch(() => {});
+      throw missing(err) ? await this.vanished(digest) : err;
+    }
+    await this.index.setLocation(digest, "offloaded");
+  }
+
+  /**
+   * Removes content: the index entry first, so no new request finds it, then the bytes, from every tier. Readers
+   * that already opened it keep reading (a local file stays readable after unlink).
    */
   async delete(digest: Digest): Promise<void> {
     await this.index.deleteBlob(digest);
-    await this.driver.delete(blobPath(digest)).catch((err: unknown) => {
-      if (!missing(err)) throw err;
-    });
+    for (const d of this.offload ? [this.driver, this.offload] : [this.driver]) {
+      await d.delete(blobPath(digest)).catch((err: unknown) => {
+        if (!missing(err)) throw err;
+      });
+    }
   }
 
   private async vanished(digest: Digest): Promise<BlobVanishedError> {

@@ -155,7 +155,7 @@ describe("blobs", () => {
 describe("blobs on the in-memory driver", () => {
   it("fans out through a spool file and serves hits from memory", async () => {
     const hub = await new FakeHub().start();
-    const mirror = await startInProcessMirror(hub.url, { storage: { driver: "inmemory" } });
+    const mirror = await startInProcessMirror(hub.url, { storage: { url: "memory://" } });
     try {
       const content = randomBytes(20 << 20);
       const digest = hub.addBlob(content);
