@@ -70,6 +70,7 @@ for (const [scheme, signerFor, baseUrl, signatureParam] of schemes) {
       const content = randomBytes(1 << 20);
       const url = await (await driver()).redirectURL(await stored(content));
       assert.ok(url);
+      assert.ok(!url.includes(SECRET), "only the signature travels");
       const res = await get(url);
       assert.equal(res.status, 200);
       assert.ok(res.body.equals(content));
