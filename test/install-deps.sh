@@ -14,6 +14,8 @@ PACKAGES=(
   busybox-static
   # The benchmark: nginx for the ceiling, wrk for load.
   nginx wrk
+  # njs for nginx: the CDN fixture verifies the HMAC-SHA256 redirect URLs with it (test/fixtures/hmac-link.js).
+  libnginx-mod-http-js
   # The token server's key pair (openssl), the loopback-only netns (ip, unshare), setpriv (util-linux).
   openssl iproute2 util-linux
 )
