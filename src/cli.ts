@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { startApp } from "./app.js";
@@ -48,7 +48,12 @@ function mib(bytes: number): string {
 
 async function offloadStatus(overrides: ConfigOverrides, json: boolean): Promise<void> {
   const c = config(overrides);
-  const meta = new SqliteStore(join(resolve(c.data), "hubmirror.db"));
+  const file = join(resolve(c.data), "hubmirror.db");
+  if (!existsSync(file)) {
+    process.stderr.write(`hubmirror: no hubmirror database in ${resolve(c.data)} (see --data, --config)\n`);
+    process.exit(1);
+  }
+  const meta = new SqliteStore(file);
   let status: OffloadStatus;
   try {
     status = await meta.offloadStatus({ minSize: c.offload.minSize, minRequests: c.offload.minRequests });

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { SqliteStore } from "../src/metadata/sqlite-store.js";
+import type { Digest } from "../src/reference/reference.js";
 import { FakeHub } from "./fakes/fake-hub.js";
 import { MirrorProcess } from "./mirror-process.js";
 
@@ -37,7 +39,21 @@ describe("command line", () => {
   it("prints usage, and refuses unknown commands and flags", async () => {
     const help = await cli("--help");
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /hubmirror serve \[--config FILE\]/);
+    assert.match(help.stdout, /Usage: hubmirror/);
+    assert.match(help.stdout, /serve/);
+    assert.match(help.stdout, /offload/);
+    const serveHelp = await cli("serve", "--help");
+    for (const flag of [
+      "--config",
+      "--listen",
+      "--data",
+      "--upstream",
+      "--storage",
+      "--redirect",
+      "--offload",
+    ]) {
+      assert.match(serveHelp.stdout, new RegExp(flag));
+    }
     assert.equal((await cli("pull")).code, 2);
     const flag = await cli("serve", "--nope");
     assert.equal(flag.code, 2);
@@ -57,6 +73,40 @@ describe("command line", () => {
       .then(() => 0)
       .catch((e: { code: number; stderr: string }) => (/listen/.test(e.stderr) ? e.code : -1));
     assert.equal(env, 2);
+    const storage = await cli("serve", "--storage", "s3://Bad_Bucket");
+    assert.equal(storage.code, 2);
+    assert.match(storage.stderr, /storage\.url: invalid bucket name/);
+    const redirect = await cli("serve", "--redirect", "presigned");
+    assert.equal(redirect.code, 2);
+    assert.match(redirect.stderr, /presigned redirects need object storage/);
+  });
+
+  it("offload status counts synced, pending and failed blobs and their bytes", async () => {
+    const data = join(dir, "offload-status");
+    const none = await cli("offload", "status", "--data", data);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no hubmirror database/);
+    await mkdir(data);
+    const meta = new SqliteStore(join(data, "hubmirror.db"));
+    const d = (c: string) => `sha256:${c.repeat(64)}` as Digest;
+    await meta.putBlob(d("1"), 3 << 20, "blob");
+    await meta.putBlob(d("2"), 1 << 20, "blob");
+    await meta.putBlob(d("3"), 2 << 20, "blob");
+    await meta.putBlob(d("4"), 5 << 20, "blob");
+    await meta.setLocation(d("1"), "offloaded");
+    await meta.offloadFailed(d("2"), "unreachable", () => Date.now() + 60_000);
+    await meta.close();
+    const res = await cli("offload", "status", "--data", data, "--json");
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual(JSON.parse(res.stdout), {
+      target: null,
+      synced: { count: 1, bytes: 3 << 20 },
+      pending: { count: 2, bytes: 7 << 20 },
+      failed: { count: 1, bytes: 1 << 20 },
+    });
+    const text = await cli("offload", "status", "--data", data);
+    assert.match(text.stdout, /synced\s+1 blobs\s+3\.0 MiB/);
+    assert.match(text.stdout, /pending\s+2 blobs\s+7\.0 MiB/);
   });
 
   it("on SIGTERM lets a running transfer finish, commits it, and exits 0", async () => {

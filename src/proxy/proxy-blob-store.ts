@@ -1,11 +1,10 @@
 import { SingleFlight } from "../async/single-flight.js";
 import type { Logger } from "../log/logger.js";
-import type { BlobRecord, MetadataStore, RepoKey } from "../metadata/store.js";
+import type { BlobRecord, MetadataStore } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Digest } from "../reference/reference.js";
 import { BlobVanishedError, type LocalBlobStore } from "../store/blob-store.js";
 import type { RangeRequest } from "../store/send-range.js";
-import type { Upstream } from "../upstream/upstream.js";
 import { BlobFill, BlobMismatchError } from "./blob-fill.js";
 import type { RepoLinks, RepoRef } from "./repo-links.js";
 

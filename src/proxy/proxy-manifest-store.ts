@@ -73,7 +73,7 @@ export class ProxyManifestStore {
   }
 
   async byTag(repo: RepoRef, tag: string): Promise<Manifest> {
-    const { upstream: up, key } = repo;
+    const { key } = repo;
     const rec = await this.o.meta.getTag(key, tag);
     const cached = rec && (await this.local(rec.digest));
     // The tag is this repository's own record, so its manifest needs no link check.

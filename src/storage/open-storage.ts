@@ -4,6 +4,9 @@ import { BaseDriver } from "./base-driver.js";
 import type { StorageDriver } from "./driver.js";
 import { createFsDriver } from "./fs-driver.js";
 import { MemoryDriver } from "./memory-driver.js";
+import { CdnRedirect } from "./redirect/cdn-redirect.js";
+import { hmacSha256Signer } from "./redirect/hmac-sha256.js";
+import { nginxSecureLinkSigner } from "./redirect/nginx-secure-link.js";
 import { parseStorageUrl } from "./storage-url.js";
 
 type Redirect = Config["storage"]["redirect"];
@@ -15,13 +18,21 @@ export interface StorageTiers {
   offload: StorageDriver | undefined;
 }
 
-/** A driver for a storage URL (see storage-url.ts), with redirects when `redirect` is given. */
+const SIGNERS = { "nginx-secure-link": nginxSecureLinkSigner, "hmac-sha256": hmacSha256Signer };
+
+/** A driver for a storage URL (see storage-url.ts), behind a redirect wrapper when `redirect` is given. */
 async function openDriver(url: string, redirect: Redirect | undefined): Promise<StorageDriver> {
   const spec = parseStorageUrl(url);
-  if (spec.kind === "memory") return new MemoryDriver();
-  if (spec.kind === "fs") return createFsDriver(spec.root);
-  void redirect;
-  throw new Error(`${url}: object storage is not supported yet`);
+  let driver: StorageDriver;
+  if (spec.kind === "memory") driver = new MemoryDriver();
+  else if (spec.kind === "fs") driver = await createFsDriver(spec.root);
+  else throw new Error(`${url}: object storage is not supported yet`);
+  const expiresInSeconds = Math.ceil((redirect?.expiry ?? 0) / 1000);
+  if (redirect?.mode === "cdn" && redirect.cdn) {
+    const { baseUrl, signer, secret } = redirect.cdn;
+    return new CdnRedirect(driver, { baseUrl, signer: SIGNERS[signer](secret), expiresInSeconds });
+  }
+  return driver;
 }
 
 /**
