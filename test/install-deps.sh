@@ -14,6 +14,8 @@ PACKAGES=(
   busybox-static
   # The benchmark: nginx for the ceiling, wrk for load.
   nginx wrk
+  # A real S3 server that checks SigV4 signatures, for the S3 driver's tests: a one-node Ceph cluster + radosgw.
+  radosgw ceph-mon ceph-osd ceph-common
   # The token server's key pair (openssl), the loopback-only netns (ip, unshare), setpriv (util-linux).
   openssl iproute2 util-linux
 )
