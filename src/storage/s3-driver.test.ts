@@ -73,6 +73,21 @@ describe("s3 driver", () => {
     assert.equal((await admin.send(new ListObjectsV2Command({ Bucket: bucket }))).KeyCount, 0);
   });
 
+  it("lists and deletes across listing pages (the fixture's pages hold 7 keys)", async () => {
+    const bucket = await newBucket();
+    const d = await createS3Driver(options(bucket, { prefix: "pages" }));
+    const files = Array.from({ length: 15 }, (_, i) => `/d/f${String(i).padStart(2, "0")}`);
+    const nested = Array.from({ length: 5 }, (_, i) => `/d/sub/g${i}`);
+    await Promise.all([...files, ...nested].map((p) => d.putContent(p, Buffer.from(p))));
+    const page = await admin.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
+    assert.ok(page.IsTruncated && page.KeyCount === 7, "a page holds 7 keys");
+    assert.deepEqual(await d.list("/d"), [...files, "/d/sub"]);
+    assert.deepEqual(await d.list("/"), ["/d"]);
+    await d.delete("/d");
+    assert.equal(await d.stat("/d"), undefined);
+    await assert.rejects(d.list("/"), PathNotFoundError);
+  });
+
   it("streams a 64 MiB write with bounded memory", async () => {
     const d = await createS3Driver(options(await newBucket()));
     const w = await d.writer("/big");

@@ -82,8 +82,11 @@ export class S3Driver implements StorageDriver {
     });
   }
 
-  /** One page of keys (and, with a delimiter, common prefixes) under a prefix. */
-  private listPage(path: string, delimiter: string | undefined, token?: string, max?: number) {
+  /**
+   * One page of keys (and, with a delimiter, common prefixes) under a prefix. S3's page size, asked for
+   * explicitly: servers may cap it lower (radosgw's rgw_max_listing_results), which the callers page through.
+   */
+  private listPage(path: string, delimiter: string | undefined, token?: string, max = 1000) {
     return this.call("ListObjectsV2", path, () =>
       this.client.send(
         new ListObjectsV2Command({

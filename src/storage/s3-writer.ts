@@ -22,9 +22,10 @@ export interface WriteTarget {
 
 /**
  * Streams into a multipart upload while the caller writes (Distribution's S3 writer): bytes are copied into
- * part-sized buffers, a full one is uploaded in the background, and `write` waits while `partsInFlight` parts are
- * under way, so a writer holds at most `partsInFlight` part buffers whatever the blob size. Nothing is visible before
- * commit(): content smaller than a part goes up as one PutObject then, larger content is completed then.
+ * part-sized buffers, a full one is uploaded in the background, and `write` waits while `partsInFlight` parts
+ * are under way, so a writer holds at most `partsInFlight` part buffers whatever the blob size. Nothing is
+ * visible before commit(): content smaller than a part goes up as one PutObject then, larger content is
+ * completed then. cancel() aborts the upload, so no part is left behind.
  */
 export class S3Writer implements FileWriter {
   size = 0;
@@ -94,7 +95,7 @@ export class S3Writer implements FileWriter {
           throw this.t.fail("CompleteMultipartUpload", err);
         });
     } catch (err) {
-      await this.abortUpload().catch(() => {}); // the first error is the one to report; start-up sweeps the rest
+      await this.discard().catch(() => {}); // the first error is the one to report; start-up sweeps the rest
       throw err;
     } finally {
       this.release();
@@ -104,10 +105,7 @@ export class S3Writer implements FileWriter {
   async cancel(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.abort.abort();
-    await Promise.all(this.inflight);
-    this.release();
-    await this.abortUpload();
+    await this.discard();
   }
 
   private check(): void {
@@ -158,7 +156,11 @@ export class S3Writer implements FileWriter {
     if (this.failure) throw this.failure;
   }
 
-  private async abortUpload(): Promise<void> {
+  /** Stops the parts under way, then aborts the upload: a part finishing after the abort would linger. */
+  private async discard(): Promise<void> {
+    this.abort.abort();
+    await Promise.all(this.inflight);
+    this.release();
     if (!this.uploadId) return;
     const UploadId = await this.uploadId.catch(() => undefined);
     if (!UploadId) return;
