@@ -2,6 +2,8 @@
 // and Debian's ceph packages: it runs in `npm test`, inside the loopback-only namespace.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { createServer } from "node:http";
 import { after, before, describe, it } from "node:test";
 import {
   CreateBucketCommand,
@@ -16,8 +18,8 @@ import { freePort } from "../../test/fixtures/upstream-registry.js";
 import { runBlobStoreSuite } from "../store/blob-store-suite.js";
 import { PathNotFoundError } from "./driver.js";
 import { runDriverSuite } from "./driver-suite.js";
-import type { S3DriverOptions } from "./s3-client.js";
-import { createS3Driver } from "./s3-driver.js";
+import { createS3Client, type S3DriverOptions } from "./s3-client.js";
+import { createS3Driver, S3Driver } from "./s3-driver.js";
 
 const MIB = 1 << 20;
 let rgw: Radosgw;
@@ -168,5 +170,27 @@ describe("s3 driver", () => {
       assert.match(err.message, /^s3: GetObject s3:\/\/hubmirror-\d+\/x: NoSuchBucket/);
       return true;
     });
+  });
+
+  it("reports a failing server (5xx, after the SDK's retries) as an error naming the driver", async () => {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.writeHead(503).end();
+    }).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as { port: number };
+    try {
+      const o = options("b", { endpoint: `http://127.0.0.1:${port}` });
+      const d = new S3Driver(createS3Client(o), o);
+      await assert.rejects(d.stat("/x"), (err: Error) => {
+        assert.ok(!(err instanceof PathNotFoundError));
+        assert.match(err.message, /^s3: HeadObject s3:\/\/b\/x: .*HTTP 503/);
+        return true;
+      });
+      assert.ok(requests > 1, "retried");
+    } finally {
+      server.close();
+    }
   });
 });
