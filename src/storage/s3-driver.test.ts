@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createServer } from "node:http";
+import { text } from "node:stream/consumers";
 import { after, before, describe, it } from "node:test";
 import {
   CreateBucketCommand,
@@ -172,11 +173,14 @@ describe("s3 driver", () => {
     });
   });
 
-  it("reports a failing server (5xx, after the SDK's retries) as an error naming the driver", async () => {
+  it("reports a failing server (5xx, a cut body) as errors naming the driver", async () => {
     let requests = 0;
-    const server = createServer((_req, res) => {
+    // GETs get a body cut short; everything else a 503.
+    const server = createServer((req, res) => {
       requests++;
-      res.writeHead(503).end();
+      if (req.method !== "GET") return res.writeHead(503).end();
+      res.writeHead(200, { "content-length": "100" }).write(Buffer.alloc(10));
+      setTimeout(() => res.destroy(), 10);
     }).listen(0, "127.0.0.1");
     await once(server, "listening");
     const { port } = server.address() as { port: number };
@@ -189,6 +193,14 @@ describe("s3 driver", () => {
         return true;
       });
       assert.ok(requests > 1, "retried");
+      const body = await d.reader("/x");
+      await assert.rejects(text(body), /^Error: s3: GetObject s3:\/\/b\/x: /);
+      const w = await d.writer("/y");
+      await assert.rejects(
+        w.write(Buffer.alloc(9 * MIB)),
+        /^Error: s3: CreateMultipartUpload s3:\/\/b\/y: .*HTTP 503/,
+      );
+      await w.cancel();
     } finally {
       server.close();
     }

@@ -130,11 +130,20 @@ export class S3Driver implements StorageDriver {
           }),
         ),
       );
-      return res.Body as Readable;
+      return Readable.from(this.named(path, res.Body as Readable), { objectMode: false });
     } catch (err) {
       // 416 for a range that starts at (or past) the end: like a file read there, that is no bytes.
       if (httpStatus((err as Error).cause) === 416) return this.empty(path);
       throw err;
+    }
+  }
+
+  /** The body's chunks; a failure mid-body (a reset, a stall) becomes an Error naming the driver too. */
+  private async *named(path: string, body: Readable): AsyncGenerator<Buffer> {
+    try {
+      yield* body;
+    } catch (err) {
+      throw this.fail("GetObject", this.key(path), err);
     }
   }
 
