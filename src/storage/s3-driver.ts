@@ -45,7 +45,11 @@ export class S3Driver implements StorageDriver {
     this.root = prefix && `${prefix}/`;
     this.partSize = o.partSize ?? 8 * MIB;
     this.partsInFlight = o.partsInFlight ?? 2;
-    if (this.partSize < 5 * MIB) throw new Error(`s3: partSize must be at least 5 MiB (bucket ${o.bucket})`);
+    if (this.partSize < 5 * MIB || !(this.partsInFlight >= 1)) {
+      throw new Error(
+        `s3: partSize must be at least 5 MiB and partsInFlight at least 1 (bucket ${o.bucket})`,
+      );
+    }
   }
 
   private key(path: string): string {
@@ -257,11 +261,12 @@ export class S3Driver implements StorageDriver {
       );
       for (const u of page.Uploads ?? []) {
         if ((u.Initiated?.getTime() ?? 0) > cutoff) continue;
-        await this.call("AbortMultipartUpload", "/", () =>
-          this.client.send(
-            new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }),
-          ),
-        );
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }))
+          .catch((err: Error) => {
+            // Another node starting at the same moment may have aborted it first.
+            if (err.name !== "NoSuchUpload") throw this.fail("AbortMultipartUpload", u.Key ?? "", err);
+          });
         aborted++;
       }
       [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [];
