@@ -10,9 +10,9 @@ export interface S3DriverOptions {
   endpoint?: string;
   /** From the SDK's chain (AWS_REGION, profiles) when omitted. */
   region?: string;
-  /** `endpoint/bucket/key` addressing instead of `bucket.endpoint/key`; most S3-compatible servers need it. */
+  /** `endpoint/bucket/key` addressing, not `bucket.endpoint/key`; most S3-compatible servers need it. */
   forcePathStyle?: boolean;
-  /** Static credentials; without them the SDK's chain applies (AWS_ACCESS_KEY_ID…, profiles, instance roles). */
+  /** Static credentials; without them the SDK's chain applies (AWS_ACCESS_KEY_ID…, profiles, roles). */
   accessKeyId?: string;
   secretAccessKey?: string;
   /** Multipart part size, at least 5 MiB (S3's minimum for all but the last part). Default 8 MiB. */
@@ -68,7 +68,7 @@ export function isMissingKey(err: unknown): boolean {
   return name === "NoSuchKey" || (name === "NotFound" && httpStatus(err) === 404);
 }
 
-/** The SDK's error in one line: its name, HTTP status and message (S3 error bodies often say only "UnknownError"). */
+/** The SDK's error in one line: name, HTTP status, message (error bodies often say only "UnknownError"). */
 export function describeError(err: unknown): string {
   const e = err as SdkError;
   const status = httpStatus(err);

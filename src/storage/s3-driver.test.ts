@@ -1,5 +1,5 @@
-// Runs the shared suites and the S3-specific behaviour against a real radosgw (SigV4 checked), so it needs root
-// and Debian's ceph packages: it runs in `npm test`, inside the loopback-only namespace.
+// Runs the shared suites and the S3-specific behaviour against a real radosgw (SigV4 checked), so it needs
+// root and Debian's ceph packages: it runs in `npm test`, inside the loopback-only namespace.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { once } from "node:events";

@@ -284,13 +284,13 @@ export class S3Driver implements StorageDriver {
   }
 }
 
-/** A multipart upload started this long ago was cut off by a crash, whoever started it: the bucket may be shared. */
+/** A multipart upload this old was cut off by a crash, whoever started it (the bucket may be shared). */
 export const ORPHAN_UPLOAD_MS = 24 * 3600_000;
 
 /**
- * Creates the driver once the bucket answers, failing with one clear line (endpoint, bucket, what is wrong) when
- * it does not, and aborts the multipart uploads that crashed writers left under the prefix, which S3 would keep
- * (and bill) forever.
+ * Creates the driver once the bucket answers, failing with one clear line (endpoint, bucket, what is wrong)
+ * when it does not, and aborts the multipart uploads that crashed writers left under the prefix, which S3
+ * would keep (and bill) forever.
  */
 export async function createS3Driver(
   o: S3DriverOptions,
