@@ -16,6 +16,8 @@ PACKAGES=(
   nginx wrk
   # njs for nginx: the CDN fixture verifies the HMAC-SHA256 redirect URLs with it (test/fixtures/hmac-link.js).
   libnginx-mod-http-js
+  # A real S3 server that checks SigV4 signatures, for the S3 driver's tests: a one-node Ceph cluster + radosgw.
+  radosgw ceph-mon ceph-osd ceph-common
   # The token server's key pair (openssl), the loopback-only netns (ip, unshare), setpriv (util-linux).
   openssl iproute2 util-linux
 )
