@@ -159,6 +159,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
         await closed;
       }
       await offloader?.stop();
+      await Promise.all([tiers.primary.close?.(), tiers.offload?.close?.()]);
       await client.close().catch(() => {});
       await meta.close();
       log.info("hubmirror stopped");

@@ -70,6 +70,10 @@ export class BaseDriver implements StorageDriver {
 
   localFile?(path: string): string;
 
+  async close(): Promise<void> {
+    await this.inner.close?.();
+  }
+
   private check(path: string): void {
     if (!PATH_RE.test(path) || path.includes("..")) throw new InvalidPathError(this.name, path);
   }

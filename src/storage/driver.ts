@@ -26,6 +26,8 @@ export interface StorageDriver {
    * with reused buffers instead of a stream that allocates one per chunk.
    */
   localFile?(path: string): string;
+  /** Releases what the driver holds open (connection pools); it is not used afterwards. */
+  close?(): Promise<void>;
 }
 
 export interface FileInfo {

@@ -7,6 +7,8 @@ import { MemoryDriver } from "./memory-driver.js";
 import { CdnRedirect } from "./redirect/cdn-redirect.js";
 import { hmacSha256Signer } from "./redirect/hmac-sha256.js";
 import { nginxSecureLinkSigner } from "./redirect/nginx-secure-link.js";
+import { PresignedRedirect } from "./redirect/presigned-redirect.js";
+import { createS3Driver, type S3Driver } from "./s3-driver.js";
 import { parseStorageUrl } from "./storage-url.js";
 
 type Redirect = Config["storage"]["redirect"];
@@ -20,19 +22,43 @@ export interface StorageTiers {
 
 const SIGNERS = { "nginx-secure-link": nginxSecureLinkSigner, "hmac-sha256": hmacSha256Signer };
 
+interface Credentials {
+  accessKeyId?: string | undefined;
+  secretAccessKey?: string | undefined;
+}
+
 /** A driver for a storage URL (see storage-url.ts), behind a redirect wrapper when `redirect` is given. */
-async function openDriver(url: string, redirect: Redirect | undefined): Promise<StorageDriver> {
+async function openDriver(
+  url: string,
+  creds: Credentials,
+  redirect: Redirect | undefined,
+): Promise<StorageDriver> {
   const spec = parseStorageUrl(url);
   let driver: StorageDriver;
+  let s3: S3Driver | undefined;
   if (spec.kind === "memory") driver = new MemoryDriver();
   else if (spec.kind === "fs") driver = await createFsDriver(spec.root);
-  else throw new Error(`${url}: object storage is not supported yet`);
+  else {
+    const { kind: _, ...where } = spec;
+    s3 = await createS3Driver({ ...where, ...withoutUndefined(creds) });
+    driver = s3;
+  }
   const expiresInSeconds = Math.ceil((redirect?.expiry ?? 0) / 1000);
   if (redirect?.mode === "cdn" && redirect.cdn) {
     const { baseUrl, signer, secret } = redirect.cdn;
     return new CdnRedirect(driver, { baseUrl, signer: SIGNERS[signer](secret), expiresInSeconds });
   }
+  if (redirect?.mode === "presigned" && s3) {
+    const signer = s3;
+    return new PresignedRedirect(driver, (path, seconds) => signer.presign(path, seconds), expiresInSeconds);
+  }
   return driver;
+}
+
+function withoutUndefined(c: Credentials): { accessKeyId?: string; secretAccessKey?: string } {
+  return c.accessKeyId && c.secretAccessKey
+    ? { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey }
+    : {};
 }
 
 /**
@@ -44,9 +70,10 @@ export async function openStorage(config: Config, dataDir: string, metrics: Metr
   const redirect = storage.redirect.mode === "off" ? undefined : storage.redirect;
   const primary = await openDriver(
     storage.url ?? `fs://${dataDir}/storage`,
+    storage,
     offload.url ? undefined : redirect,
   );
-  const target = offload.url ? await openDriver(offload.url, redirect) : undefined;
+  const target = offload.url ? await openDriver(offload.url, offload, redirect) : undefined;
   return {
     primary: new BaseDriver(primary, metrics),
     offload: target && new BaseDriver(target, metrics),

@@ -37,6 +37,10 @@ export class S3Driver implements StorageDriver {
   private readonly partSize: number;
   private readonly partsInFlight: number;
 
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
   constructor(
     readonly client: S3Client,
     private readonly o: S3DriverOptions,

@@ -15,6 +15,10 @@ export class DriverWrapper implements StorageDriver {
     if (inner.localFile) this.localFile = inner.localFile.bind(inner);
   }
 
+  close(): Promise<void> {
+    return this.inner.close?.() ?? Promise.resolve();
+  }
+
   stat(path: string): Promise<FileInfo | undefined> {
     return this.inner.stat(path);
   }
