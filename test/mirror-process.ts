@@ -55,6 +55,11 @@ export class MirrorProcess {
     return mirror;
   }
 
+  /** The mirror's own pid (setpriv execs it): for reading its /proc entries. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get port(): number {
     return Number(new URL(this.url).port);
   }
