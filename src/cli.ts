@@ -7,6 +7,7 @@ import { ConfigError, type ConfigOverrides, loadConfig } from "./config/load.js"
 import type { Config } from "./config/schema.js";
 import { SqliteStore } from "./metadata/sqlite-store.js";
 import type { OffloadStatus } from "./metadata/store.js";
+import { StorageSetupError } from "./storage/driver.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -27,7 +28,11 @@ function config(overrides: ConfigOverrides): Config {
 }
 
 async function serve(overrides: ConfigOverrides): Promise<void> {
-  const app = await startApp(config(overrides));
+  const app = await startApp(config(overrides)).catch((err: unknown) => {
+    if (!(err instanceof StorageSetupError)) throw err;
+    process.stderr.write(`hubmirror: cannot open storage: ${err.message}\n`);
+    process.exit(1);
+  });
   const stop = (signal: string) => {
     app.log.info({ signal }, "shutting down");
     app.close().then(

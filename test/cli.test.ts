@@ -76,6 +76,16 @@ describe("command line", () => {
     const storage = await cli("serve", "--storage", "s3://Bad_Bucket");
     assert.equal(storage.code, 2);
     assert.match(storage.stderr, /storage\.url: invalid bucket name/);
+    const unreachable = await cli(
+      "serve",
+      "--data",
+      join(dir, "s3-down"),
+      "--storage",
+      "s3://cache?endpoint=http://127.0.0.1:9",
+    );
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /cannot open storage: .*http:\/\/127\.0\.0\.1:9.*bucket "cache"/);
+    assert.doesNotMatch(unreachable.stderr, /\n\s+at /, "a message, not a stack trace");
     const redirect = await cli("serve", "--redirect", "presigned");
     assert.equal(redirect.code, 2);
     assert.match(redirect.stderr, /presigned redirects need object storage/);

@@ -22,6 +22,7 @@ export const OCI_ERRORS = {
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
   UPSTREAM_UNAVAILABLE: { status: 503, message: "upstream registry unavailable" },
   UPSTREAM_ERROR: { status: 502, message: "upstream registry answered with an error" },
+  STORAGE_UNAVAILABLE: { status: 503, message: "storage unavailable" },
   UNKNOWN: { status: 500, message: "unknown error" },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -59,7 +59,10 @@ export function errors(log: Logger): Layer {
       await next(ctx);
     } catch (err) {
       const e = toRegistryError(err);
-      if (e.code === "UNKNOWN") log.error({ err, path: ctx.req.url }, "internal error");
+      // What the operator must act on; a client's mistake or an upstream's answer is not.
+      if (e.code === "UNKNOWN" || e.code === "STORAGE_UNAVAILABLE") {
+        log.error({ err: e.cause ?? err, path: ctx.req.url }, e.message);
+      }
       if (!ctx.res.headersSent) sendError(ctx.res, e, ctx.head);
       // Headers are out: the only honest signal left is to cut the connection, so no client keeps a short body.
       else ctx.res.destroy(e);

@@ -61,6 +61,11 @@ export class PathNotFoundError extends Error {
   }
 }
 
+/** Storage that can't be opened at start (an unreachable endpoint, wrong credentials, a missing bucket). */
+export class StorageSetupError extends Error {
+  override name = "StorageSetupError";
+}
+
 export class InvalidPathError extends Error {
   constructor(
     readonly driver: string,

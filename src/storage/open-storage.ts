@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { BaseDriver } from "./base-driver.js";
-import type { StorageDriver } from "./driver.js";
+import { type StorageDriver, StorageSetupError } from "./driver.js";
 import { createFsDriver } from "./fs-driver.js";
 import { MemoryDriver } from "./memory-driver.js";
 import { CdnRedirect } from "./redirect/cdn-redirect.js";
@@ -29,6 +29,19 @@ interface Credentials {
 
 /** A driver for a storage URL (see storage-url.ts), behind a redirect wrapper when `redirect` is given. */
 async function openDriver(
+  url: string,
+  creds: Credentials,
+  redirect: Redirect | undefined,
+): Promise<StorageDriver> {
+  try {
+    return await openUnchecked(url, creds, redirect);
+  } catch (err) {
+    // The message names the endpoint and bucket (the S3 driver's), never the credentials.
+    throw new StorageSetupError((err as Error).message, { cause: err });
+  }
+}
+
+async function openUnchecked(
   url: string,
   creds: Credentials,
   redirect: Redirect | undefined,

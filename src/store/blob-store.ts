@@ -1,5 +1,6 @@
 import { addAbortSignal } from "node:stream";
 import { LRUCache } from "lru-cache";
+import { RegistryError } from "../errors/oci-errors.js";
 import type { BlobIndex, BlobRecord } from "../metadata/store.js";
 import type { Digest } from "../reference/reference.js";
 import { type FileWriter, PathNotFoundError, type StorageDriver } from "../storage/driver.js";
@@ -32,6 +33,19 @@ export class BlobVanishedError extends Error {
 
 function missing(err: unknown): boolean {
   return err instanceof PathNotFoundError || (err as NodeJS.ErrnoException).code === "ENOENT";
+}
+
+/**
+ * A storage failure (object storage down, a timeout) as the client sees it: 503, without the bucket or paths of
+ * the driver's message, which stays on the error (`cause`) for the log.
+ */
+function unavailable(err: unknown): unknown {
+  if (err instanceof RegistryError) return err;
+  const e = new RegistryError("STORAGE_UNAVAILABLE", "storage unavailable, try again later", undefined, {
+    "Retry-After": "10",
+  });
+  e.cause = err;
+  return e;
 }
 
 /**
@@ -70,7 +84,9 @@ export class LocalBlobStore {
    * earlier version) and indexes it when it is there. For misses only, which are about to go upstream anyway.
    */
   async recover(digest: Digest): Promise<BlobRecord | undefined> {
-    const st = await this.driver.stat(blobPath(digest));
+    const st = await this.driver.stat(blobPath(digest)).catch((err: unknown) => {
+      throw unavailable(err);
+    });
     if (!st || st.isDir) return undefined;
     await this.index.putBlob(digest, st.size, "blob");
     return this.index.getBlob(digest);
@@ -111,7 +127,7 @@ export class LocalBlobStore {
       if (file) await sendFileRange(file, r);
       else await sendStream(() => this.driver.reader(path, r.start, r.length), r);
     } catch (err) {
-      throw missing(err) ? await this.vanished(digest) : err;
+      throw missing(err) ? await this.vanished(digest) : unavailable(err);
     }
   }
 
@@ -120,7 +136,7 @@ export class LocalBlobStore {
     try {
       return await this.driver.getContent(blobPath(digest));
     } catch (err) {
-      throw missing(err) ? await this.vanished(digest) : err;
+      throw missing(err) ? await this.vanished(digest) : unavailable(err);
     }
   }
 
