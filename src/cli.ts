@@ -83,7 +83,12 @@ const dataOption = () => new Option("--data <dir>", "data directory (env HUBMIRR
 function program(): Command {
   const cli = new Command("hubmirror")
     .description("A Docker Hub pull-through cache registry.")
-    .version(version(), "--version")
+    // Read only when asked: a build copied without package.json beside it must still serve.
+    .option("--version", "output the version number")
+    .on("option:version", () => {
+      process.stdout.write(`${version()}\n`);
+      process.exit(0);
+    })
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   cli

@@ -8,7 +8,7 @@ import { blobPath } from "./layout.js";
 import { type RangeRequest, sendFileRange, sendStream } from "./send-range.js";
 
 /** How long a redirect target's copy, once confirmed present, is trusted without asking storage again. */
-const CONFIRMED_MS = 30_000;
+const CONFIRMED_MS = 10_000;
 
 export interface LocalBlobStoreOptions {
   /** The cache: every committed blob is here. */
