@@ -5,7 +5,6 @@
 // back through the mirror with the right bytes.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +16,7 @@ import { buildCatalogue, makeBlobImage, pushImage, type TestImage } from "./fixt
 import { startTokenServer, type TokenServer } from "./fixtures/token-server.js";
 import { startUpstreamRegistry, type UpstreamRegistry } from "./fixtures/upstream-registry.js";
 import { verifiedStore } from "./fixtures/verify-store.js";
+import { streamDigest } from "./helpers.js";
 import { MirrorProcess } from "./mirror-process.js";
 
 const pusher = { username: "pusher", password: "s3cret" };
@@ -106,24 +106,12 @@ async function pull(
   const res = await request(mirror.url + target.path, { dispatcher, headers: { accept: ACCEPT } });
   if (res.statusCode !== 200)
     return { status: res.statusCode, digest: "", size: 0, error: await res.body.text() };
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    size += chunk.length;
-    onBytes(size);
-  }
-  return { status: res.statusCode, digest: `sha256:${hash.digest("hex")}`, size };
+  const { digest, size } = await streamDigest(res.body as AsyncIterable<Buffer>, onBytes);
+  return { status: res.statusCode, digest, size };
 }
 
 function assertPulled(target: Target, got: Pulled): void {
   assert.deepEqual(got, { status: 200, digest: target.digest, size: target.size }, target.path);
-}
-
-async function _sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk);
-  return hash.digest("hex");
 }
 
 /** For `readdir(…).catch(noEntries)`: a directory that does not exist has no entries. */

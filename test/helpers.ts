@@ -18,3 +18,25 @@ export const errorCode = (body: Buffer): string => JSON.parse(body.toString()).e
 export async function fillsSettled(fillsInFlight: () => Promise<number>): Promise<void> {
   for (let i = 0; i < 400 && (await fillsInFlight()) > 0; i++) await sleep(25);
 }
+
+/** Hashes a body as it streams: its `sha256:` digest and length; `onBytes` sees the running count. */
+export async function streamDigest(
+  body: AsyncIterable<Buffer>,
+  onBytes: (received: number) => void = () => {},
+): Promise<{ digest: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of body) {
+    hash.update(chunk);
+    size += chunk.length;
+    onBytes(size);
+  }
+  return { digest: `sha256:${hash.digest("hex")}`, size };
+}
+
+/** Polls `check` every 25 ms until it holds; throws after `ms`, naming `what`. */
+export async function eventually(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !(await check()); await sleep(25)) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  }
+}

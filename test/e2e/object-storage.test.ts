@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { after, describe, test } from "node:test";
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { createBucket, type Radosgw, s3Client, startRadosgw } from "../fixtures/radosgw.js";
-import { type ModeName, pullThrough } from "./pull-modes.js";
+import { type ModeName, pullColdThenWarm } from "./pull-modes.js";
 import { useStack } from "./stack.js";
 
 const MODES: ModeName[] = [
@@ -38,14 +38,7 @@ describe("object storage with presigned redirects", { timeout: 240_000 }, () => 
   test("real clients pull cold (served while it uploads) and warm (redirected to the bucket)", async (t) => {
     const images = stack.hub.images;
     for (const name of MODES) {
-      const mode = stack.modes[name];
-      for (const img of images) await pullThrough(mode, img, stack.mirror.process);
-      await stack.mirror.process.settled();
-      const before = await metric("hubmirror_cache_requests_total", { kind: "blob", result: "redirect" });
-      for (const img of images) await pullThrough(mode, img, stack.mirror.process);
-      const redirected =
-        (await metric("hubmirror_cache_requests_total", { kind: "blob", result: "redirect" })) - before;
-      const wanted = images.reduce((n, img) => n + mode.blobs(img).length, 0);
+      const { redirected, wanted } = await pullColdThenWarm(stack.modes[name], images, stack.mirror.process);
       t.diagnostic(`${name}: ${redirected} blob GETs redirected to radosgw on the warm pulls (≥ ${wanted})`);
       assert.ok(redirected >= wanted, `${name}: warm blob GETs were redirected`);
     }

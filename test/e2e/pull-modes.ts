@@ -168,3 +168,26 @@ export async function pullThrough(mode: PullMode, img: TestImage, mirror: Mirror
   assert.ok(after.blobs - before.blobs >= mode.blobs(img).length, `${what}: blobs served by hubmirror`);
   await mode.forget(img);
 }
+
+/**
+ * Pulls every image with `mode` from a cold cache, runs `between` (waits for background work), pulls them again,
+ * and counts the warm pull's blob GETs that hubmirror answered with a redirect, against the blobs the mode needs.
+ */
+export async function pullColdThenWarm(
+  mode: PullMode,
+  images: TestImage[],
+  mirror: MirrorProcess,
+  between: () => Promise<void> = async () => {},
+): Promise<{ redirected: number; wanted: number }> {
+  const redirects = () =>
+    mirror.metric("hubmirror_cache_requests_total", { kind: "blob", result: "redirect" });
+  for (const img of images) await pullThrough(mode, img, mirror);
+  await mirror.settled();
+  await between();
+  const before = await redirects();
+  for (const img of images) await pullThrough(mode, img, mirror);
+  return {
+    redirected: (await redirects()) - before,
+    wanted: images.reduce((n, img) => n + mode.blobs(img).length, 0),
+  };
+}

@@ -4,7 +4,6 @@
 // bounded memory.
 //   bash test/netns-run.sh node --import tsx --test test/e2e/s3-crash.test.ts
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -16,6 +15,7 @@ import { removeTree, tempDir } from "../clients/proc.js";
 import { MiB } from "../fixtures/blob-store.js";
 import { biggestBlob, makeBlobImage, type TestImage } from "../fixtures/images.js";
 import { createBucket, type Radosgw, s3Client, startRadosgw } from "../fixtures/radosgw.js";
+import { streamDigest } from "../helpers.js";
 import { MirrorProcess } from "../mirror-process.js";
 import { type Hub, startHub } from "./stack.js";
 
@@ -32,9 +32,7 @@ const keyOf = (digest: string) => `blobs/sha256/${digest.slice(7, 9)}/${digest.s
 
 async function objectDigest(key: string): Promise<string> {
   const res = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-  const hash = createHash("sha256");
-  for await (const chunk of res.Body as AsyncIterable<Buffer>) hash.update(chunk);
-  return `sha256:${hash.digest("hex")}`;
+  return (await streamDigest(res.Body as AsyncIterable<Buffer>)).digest;
 }
 
 async function exists(key: string): Promise<boolean> {
@@ -49,14 +47,7 @@ async function pull(img: TestImage, onBytes: (n: number) => void = () => {}) {
   const blob = biggestBlob(img);
   const res = await request(`${mirror.url}/v2/${img.repo}/blobs/${blob.digest}`);
   assert.equal(res.statusCode, 200);
-  const hash = createHash("sha256");
-  let n = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    n += chunk.length;
-    onBytes(n);
-  }
-  return { digest: `sha256:${hash.digest("hex")}`, size: n };
+  return streamDigest(res.body as AsyncIterable<Buffer>, onBytes);
 }
 
 async function rssKiB(pid: number): Promise<number> {

@@ -11,7 +11,7 @@ import { request } from "undici";
 import { removeTree, tempDir } from "../clients/proc.js";
 import { type CdnNginx, startCdnNginx } from "../fixtures/cdn-nginx.js";
 import { createBucket, type Radosgw, startRadosgw } from "../fixtures/radosgw.js";
-import { type ModeName, pullThrough } from "./pull-modes.js";
+import { type ModeName, pullColdThenWarm } from "./pull-modes.js";
 import { useStack } from "./stack.js";
 
 const SECRET = "tiered-cdn-secret";
@@ -73,24 +73,20 @@ async function offloadStatus(): Promise<{
 describe("tiered mode: local cache, offload to object storage, CDN redirects", { timeout: 240_000 }, () => {
   test("cold pulls are served locally, offloaded in the background, then redirected through the CDN", async (t) => {
     const images = stack.hub.images;
-    for (const name of MODES) {
-      const mode = stack.modes[name];
-      for (const img of images) await pullThrough(mode, img, stack.mirror.process);
-      await stack.mirror.process.settled();
+    const offloaded = async () => {
       for (let i = 0; ; i++) {
         const s = await offloadStatus();
         if (s.pending.count === 0) {
           assert.equal(s.failed.count, 0);
-          break;
+          return;
         }
         assert.ok(i < 100, `offload never finished: ${JSON.stringify(s)}`);
         await new Promise((ok) => setTimeout(ok, 100));
       }
-      const before = await metric("hubmirror_cache_requests_total", { kind: "blob", result: "redirect" });
-      for (const img of images) await pullThrough(mode, img, stack.mirror.process);
-      const redirected =
-        (await metric("hubmirror_cache_requests_total", { kind: "blob", result: "redirect" })) - before;
-      const wanted = images.reduce((n, img) => n + mode.blobs(img).length, 0);
+    };
+    for (const name of MODES) {
+      const mode = stack.modes[name];
+      const { redirected, wanted } = await pullColdThenWarm(mode, images, stack.mirror.process, offloaded);
       t.diagnostic(`${name}: ${redirected} blob GETs sent to the CDN on the warm pulls (≥ ${wanted})`);
       assert.ok(redirected >= wanted, `${name}: warm blob GETs were redirected`);
     }

@@ -11,16 +11,9 @@ import { request } from "undici";
 import { FakeHub } from "../fakes/fake-hub.js";
 import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
 import { type CdnNginx, startCdnNginx } from "../fixtures/cdn-nginx.js";
+import { eventually } from "../helpers.js";
 
 const SECRET = "cdn-secret";
-
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((ok) => setTimeout(ok, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("tiered storage with CDN redirects", () => {
   let dir: string;
@@ -60,7 +53,7 @@ describe("tiered storage with CDN redirects", () => {
     const first = await mirror.text(path);
     assert.equal(first.status, 200);
     assert.ok(first.body.equals(content));
-    await until("the offload copy", async () => (await copied("copied")) === 1);
+    await eventually("the offload copy", async () => (await copied("copied")) === 1);
 
     const res = await mirror.get(path);
     await res.body.dump();
@@ -105,7 +98,7 @@ describe("tiered storage with CDN redirects", () => {
     await writeFile(join(dir, "offload", "blobs", "sha256", hex.slice(0, 2)), "in the way");
     const path = `/v2/library/unlucky/blobs/${digest}`;
     assert.ok((await mirror.text(path)).body.equals(content));
-    await until("the failed copy", async () => (await copied("failed")) >= 1);
+    await eventually("the failed copy", async () => (await copied("failed")) >= 1);
     const again = await mirror.text(path);
     assert.equal(again.status, 200, "no redirect to a target that lacks the blob");
     assert.ok(again.body.equals(content));
