@@ -12,19 +12,20 @@ import { freePort } from "../test/fixtures/upstream-registry.js";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
+const BUILD_PREFIX = ".bench-build-";
 const STALE_BUILD_MS = 24 * 3600_000;
 
 /**
- * Compiles src/ into a directory of this run under .bench-builds/ (inside the checkout, so that the compiled files
- * resolve the project's dependencies). Not under node_modules/.cache: a worktree's node_modules may be a symlink
- * shared with another checkout, whose runs (in another pid namespace, same small pids) would remove this one's
- * build. tsc emits even with type errors, which a src edit in progress may have: those are reported, not fatal.
- * Returns the build directory; remove it with `removeBuild`.
+ * Compiles src/ into `.bench-build-<pid>-<random>/` at the checkout's root, a sibling of `dist/` as in a real
+ * build: the compiled files resolve the project's dependencies and `../package.json`. Not under
+ * node_modules/.cache: a worktree's node_modules may be a symlink shared with another checkout, whose runs (in
+ * another pid namespace, same small pids) would remove this one's build. tsc emits even with type errors, which a
+ * src edit in progress may have: those are reported, not fatal. Returns the build directory; remove it with
+ * `removeBuild`.
  */
 export function buildHubmirror(log: (msg: string) => void): string {
-  const parent = join(REPO_ROOT, ".bench-builds");
-  removeStaleBuilds(parent);
-  const dir = join(parent, `build-${process.pid}-${randomBytes(4).toString("hex")}`);
+  removeStaleBuilds();
+  const dir = join(REPO_ROOT, `${BUILD_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`);
   const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
   const r = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", dir], {
     cwd: REPO_ROOT,
@@ -36,14 +37,13 @@ export function buildHubmirror(log: (msg: string) => void): string {
 }
 
 /**
- * Build dirs of runs that died without removing theirs: older than a day (a pid says nothing across the pid
+ * Builds of runs that died without removing theirs: older than a day (a pid says nothing across the pid
  * namespaces test/netns-run.sh makes).
  */
-function removeStaleBuilds(parent: string): void {
-  const entries = existsSync(parent) ? readdirSync(parent) : [];
-  for (const entry of entries) {
-    const path = join(parent, entry);
-    if (/^build-/.test(entry) && Date.now() - statSync(path).mtimeMs > STALE_BUILD_MS)
+function removeStaleBuilds(): void {
+  for (const entry of readdirSync(REPO_ROOT)) {
+    const path = join(REPO_ROOT, entry);
+    if (entry.startsWith(BUILD_PREFIX) && Date.now() - statSync(path).mtimeMs > STALE_BUILD_MS)
       rmSync(path, { recursive: true, force: true });
   }
 }

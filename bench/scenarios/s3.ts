@@ -41,9 +41,8 @@ const cpuSince = (s3: S3Env, before: Record<string, number>) =>
   );
 
 /**
- * GETs `url` until it answers a 307 (followed), resolving to its Location: a mirror stores a blob after its
- * client is done (registry:2 with a second upstream GET), waiting on radosgw more than using CPU, which is all
- * that ctx.quiet() sees.
+ * GETs `url` until it answers a 307 (followed), resolving to its Location: a mirror may commit a blob a moment
+ * after its client is done (registry:2 stores it with a second upstream GET).
  */
 async function untilRedirected(url: string, length: number): Promise<string> {
   const deadline = Date.now() + REDIRECT_WAIT_MS;
@@ -161,11 +160,13 @@ export async function s3(ctx: Ctx): Promise<ScenarioResult> {
   const s3env = await startS3Env(ctx.env, ctx.opts, ctx.log);
   try {
     const pids = s3env.mirrors.map((m) => m.pid);
+    // Idle means radosgw and the OSD too: a mirror storing into the bucket waits on them more than it computes.
+    const busy = [...pids, s3env.rgw.pids.rgw, s3env.rgw.pids.osd];
     const sctx: Ctx = {
       ...ctx,
       env: { ...ctx.env, mirrors: s3env.mirrors },
       quiet: async () => {
-        await quiesce(pids, ctx.opts.quietWindowMs);
+        await quiesce(busy, ctx.opts.quietWindowMs);
       },
     };
     const start = cpuNow(s3env);
