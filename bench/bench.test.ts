@@ -30,6 +30,12 @@ const POSITIVE = [
   "manifest.digest.p99",
   "skopeo.cold",
   "skopeo.warm",
+  "s3.cold.mibs",
+  "s3.cold.ttfb",
+  "s3.warm.mibs",
+  "s3.warm.ttfb",
+  "s3.fill.rss",
+  "s3.fill.wall",
   "rss.peak",
   "cpu.total",
 ];
@@ -41,8 +47,21 @@ const COUNTS = [
   "manifest.tag.errors",
   "manifest.digest.upstream",
   "manifest.digest.errors",
+  "s3.cold.upstreamGets",
+  "s3.fill.upstreamGets",
 ];
-const SCENARIOS = ["blob-cold", "blob-warm", "herd", "warm-clients", "manifests", "skopeo"];
+const SCENARIOS = ["blob-cold", "blob-warm", "herd", "warm-clients", "manifests", "skopeo", "s3"];
+const WITH_REFERENCE = [
+  "cold.mibs",
+  "cold.ttfb",
+  "warm.mibs",
+  "warm.ttfb",
+  "warm.range.mibs",
+  "s3.cold.mibs",
+  "s3.cold.ttfb",
+  "s3.warm.mibs",
+  "s3.warm.ttfb",
+];
 
 test("npm run bench -- --smoke: every row, both mirrors, sane numbers", { timeout: 180_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "hubmirror-bench-test-"));
@@ -71,7 +90,7 @@ test("npm run bench -- --smoke: every row, both mirrors, sane numbers", { timeou
       assert.ok(r && r.hubmirror > 0 && r.registry > 0, `${id}: ${r?.hubmirror} / ${r?.registry}`);
       assert.ok(r.ratio !== null && r.ratio > 0, `${id}: ratio ${r.ratio}`);
     }
-    for (const id of ["cold.mibs", "cold.ttfb", "warm.mibs", "warm.ttfb", "warm.range.mibs"]) {
+    for (const id of WITH_REFERENCE) {
       const ref = rows.get(id)?.reference;
       assert.ok(ref && ref.value > 0, `${id}: reference ${JSON.stringify(ref)}`);
     }
@@ -79,12 +98,14 @@ test("npm run bench -- --smoke: every row, both mirrors, sane numbers", { timeou
     for (const mirror of ["hubmirror", "registry"] as const) {
       assert.ok((rows.get("cold.upstreamGets")?.[mirror] ?? 0) >= 1, `${mirror}: cold fetched upstream`);
       assert.ok((rows.get("herd.upstreamGets")?.[mirror] ?? 0) >= 1, `${mirror}: herd fetched upstream`);
+      for (const id of ["s3.cold.upstreamGets", "s3.fill.upstreamGets"])
+        assert.ok((rows.get(id)?.[mirror] ?? 0) >= 1, `${mirror}: ${id} fetched upstream`);
       assert.equal(rows.get("herd.verified")?.[mirror], clients, `${mirror}: every herd body verified`);
     }
     assert.equal(rows.get("manifest.tag.errors")?.hubmirror, 0);
     assert.equal(rows.get("manifest.digest.errors")?.hubmirror, 0);
 
-    assert.equal(results.targets.length, 10);
+    assert.equal(results.targets.length, 14);
     for (const t of results.targets) assert.equal(typeof t.met, "boolean", t.target);
     assert.match(stdout, /targets \(issue 4\):/);
   } finally {

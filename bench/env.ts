@@ -12,7 +12,7 @@ import {
   type TestImage,
 } from "../test/fixtures/images.js";
 import { startUpstreamRegistry, type UpstreamRegistry } from "../test/fixtures/upstream-registry.js";
-import { getOk } from "./http.js";
+import { getFollowing, getOk } from "./http.js";
 import { buildHubmirror, removeBuild, startHubmirror } from "./hubmirror.js";
 import { findPid } from "./measure.js";
 import { type Nginx, startNginx } from "./nginx.js";
@@ -26,8 +26,15 @@ const TOOLS: Record<string, string> = {
   nginx: "nginx",
   setpriv: "util-linux",
 };
+/** For the s3 scenario: the radosgw fixture's one-node Ceph cluster. */
+const S3_TOOLS: Record<string, string> = {
+  radosgw: "radosgw",
+  "ceph-mon": "ceph-mon",
+  "ceph-osd": "ceph-osd",
+  "radosgw-admin": "ceph-common",
+};
 
-const WARMUP_BLOB = 64 * 1024;
+export const WARMUP_BLOB = 64 * 1024;
 const WARMUP_ROUNDS = 5;
 
 export type MirrorName = "hubmirror" | "registry:2";
@@ -48,6 +55,8 @@ export interface Env {
   herd: TestImage[];
   catalogue: TestImage[];
   work: string;
+  /** The compiled hubmirror and its Node flags, for scenarios that start their own (s3). */
+  hubmirrorBuild: { buildDir: string; nodeArgs: string[] };
   /** hubmirror's warnings and errors so far (its log goes away with `stop`). */
   hubmirrorWarnings(): Promise<string[]>;
   stop(): Promise<void>;
@@ -63,11 +72,12 @@ function has(binary: string): boolean {
 }
 
 /** Installs missing Debian packages when root (apt-get); otherwise says which are missing. */
-export function ensureTools(log: (msg: string) => void): void {
+export function ensureTools(log: (msg: string) => void, s3: boolean): void {
   process.env.PATH = `${process.env.PATH ?? ""}:/usr/sbin:/sbin`;
-  const missing = Object.keys(TOOLS).filter((b) => !has(b));
+  const tools = { ...TOOLS, ...(s3 && S3_TOOLS) };
+  const missing = Object.keys(tools).filter((b) => !has(b));
   if (missing.length === 0) return;
-  const pkgs = [...new Set(missing.map((b) => TOOLS[b] as string))];
+  const pkgs = [...new Set(missing.map((b) => tools[b] as string))];
   if (process.getuid?.() !== 0)
     throw new Error(`missing tools ${missing.join(", ")}: apt-get install ${pkgs}`);
   log(`installing ${pkgs.join(" ")}`);
@@ -85,7 +95,7 @@ export function ensureTools(log: (msg: string) => void): void {
  * image (manifest by tag and by digest, blobs twice) a few times so that the first measured request is not the
  * first request ever.
  */
-async function warmUp(mirror: Mirror, img: TestImage): Promise<void> {
+export async function warmUp(mirror: Mirror, img: TestImage): Promise<void> {
   for (let i = 0; i < WARMUP_ROUNDS; i++) {
     for (const ref of [img.tag, img.manifest.digest]) {
       await getOk(`${mirror.url}/v2/${img.repo}/manifests/${ref}`, {
@@ -93,7 +103,7 @@ async function warmUp(mirror: Mirror, img: TestImage): Promise<void> {
       });
     }
     for (const blob of img.blobs) {
-      await getOk(`${mirror.url}/v2/${img.repo}/blobs/${blob.digest}`, { length: blob.size });
+      await getFollowing(`${mirror.url}/v2/${img.repo}/blobs/${blob.digest}`, { length: blob.size });
     }
   }
 }
@@ -149,6 +159,7 @@ export async function startEnv(opts: Options, log: (msg: string) => void): Promi
       herd,
       catalogue,
       work,
+      hubmirrorBuild: { buildDir, nodeArgs },
       hubmirrorWarnings: () => hub.warnings(),
       stop,
     };

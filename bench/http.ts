@@ -143,16 +143,42 @@ export function get(url: string, opts: GetOptions = {}): Promise<GetResult> {
   });
 }
 
-/** GET that must answer `want` (default 200) with exactly `length` bytes when given. */
-export async function getOk(
-  url: string,
-  opts: GetOptions & { want?: number; length?: number } = {},
-): Promise<GetResult> {
-  const res = await get(url, opts);
+type Expect = { want?: number; length?: number };
+
+function expect(url: string, res: GetResult, opts: Expect): GetResult {
   const want = opts.want ?? 200;
   if (res.status !== want) throw new Error(`GET ${url}: ${res.status}, expected ${want}`);
   if (opts.length !== undefined && res.bytes !== opts.length) {
     throw new Error(`GET ${url}: ${res.bytes} bytes, expected ${opts.length}`);
   }
   return res;
+}
+
+/** GET that must answer `want` (default 200) with exactly `length` bytes when given. */
+export async function getOk(url: string, opts: GetOptions & Expect = {}): Promise<GetResult> {
+  return expect(url, await get(url, opts), opts);
+}
+
+/**
+ * GET that follows a 307 (once) as pulling clients do — a mirror redirecting to object storage — and must end in
+ * `want` with `length` bytes. Times run from the first request to the last one's first / last byte; `location`
+ * is set when it was redirected.
+ */
+export async function getFollowing(
+  url: string,
+  opts: GetOptions & Expect = {},
+): Promise<GetResult & { location?: string }> {
+  const started = performance.now();
+  const first = await get(url, opts);
+  const location = first.headers.location;
+  if (first.status !== 307 || location === undefined) return expect(url, first, opts);
+  const followed = performance.now() - started;
+  const res = await getOk(new URL(location, url).href, opts);
+  return {
+    ...res,
+    headersMs: followed + res.headersMs,
+    ttfbMs: followed + res.ttfbMs,
+    totalMs: performance.now() - started,
+    location,
+  };
 }

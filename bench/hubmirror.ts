@@ -1,8 +1,9 @@
 // hubmirror as users run it: compiled by the project's own build (tsc) and started with plain `node`, not through
 // tsx (whose loader adds ~25 MiB of RSS) — test/mirror-process.ts runs it through tsx and keeps its pid private.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { createReadStream, existsSync, mkdirSync, openSync, readdirSync, rmSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -11,17 +12,20 @@ import { freePort } from "../test/fixtures/upstream-registry.js";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
+const BUILD_PREFIX = ".bench-build-";
+const STALE_BUILD_MS = 24 * 3600_000;
 
 /**
- * Compiles src/ into a directory of this run under node_modules/.cache (so that the compiled files resolve the
- * project's dependencies). tsc emits even with type errors, which a src edit in progress may have: those are
- * reported, not fatal. Returns the build directory; remove it with `removeBuild`.
+ * Compiles src/ into `.bench-build-<pid>-<random>/` at the checkout's root, a sibling of `dist/` as in a real
+ * build: the compiled files resolve the project's dependencies and `../package.json`. Not under
+ * node_modules/.cache: a worktree's node_modules may be a symlink shared with another checkout, whose runs (in
+ * another pid namespace, same small pids) would remove this one's build. tsc emits even with type errors, which a
+ * src edit in progress may have: those are reported, not fatal. Returns the build directory; remove it with
+ * `removeBuild`.
  */
 export function buildHubmirror(log: (msg: string) => void): string {
-  const parent = join(REPO_ROOT, "node_modules", ".cache", "hubmirror-bench");
-  removeStaleBuilds(parent);
-  const dir = join(parent, `build-${process.pid}`);
-  rmSync(dir, { recursive: true, force: true });
+  removeStaleBuilds();
+  const dir = join(REPO_ROOT, `${BUILD_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`);
   const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
   const r = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", dir], {
     cwd: REPO_ROOT,
@@ -32,12 +36,15 @@ export function buildHubmirror(log: (msg: string) => void): string {
   return dir;
 }
 
-/** Build dirs of runs that died without removing theirs (their pid is gone). */
-function removeStaleBuilds(parent: string): void {
-  const entries = existsSync(parent) ? readdirSync(parent) : [];
-  for (const entry of entries) {
-    const pid = Number(/^build-(\d+)$/.exec(entry)?.[1]);
-    if (pid && !existsSync(`/proc/${pid}`)) rmSync(join(parent, entry), { recursive: true, force: true });
+/**
+ * Builds of runs that died without removing theirs: older than a day (a pid says nothing across the pid
+ * namespaces test/netns-run.sh makes).
+ */
+function removeStaleBuilds(): void {
+  for (const entry of readdirSync(REPO_ROOT)) {
+    const path = join(REPO_ROOT, entry);
+    if (entry.startsWith(BUILD_PREFIX) && Date.now() - statSync(path).mtimeMs > STALE_BUILD_MS)
+      rmSync(path, { recursive: true, force: true });
   }
 }
 
@@ -61,6 +68,9 @@ export async function startHubmirror(opts: {
   data: string;
   /** Node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** More `serve` flags (e.g. --storage s3://… --redirect presigned) and environment (e.g. AWS credentials). */
+  args?: string[];
+  env?: Record<string, string>;
 }): Promise<HubmirrorProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -77,10 +87,11 @@ export async function startHubmirror(opts: {
     opts.data,
     "--upstream",
     opts.upstream,
+    ...(opts.args ?? []),
   ];
   // setpriv: the kernel kills the mirror if the harness dies without cleaning up. It execs: same pid.
   const child: ChildProcess = spawn("setpriv", ["--pdeathsig", "KILL", "--", process.execPath, ...args], {
-    env: { ...process.env, NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1" },
+    env: { ...process.env, NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1", ...opts.env },
     stdio: ["ignore", out, out],
   });
   const exited = once(child, "exit");

@@ -4,7 +4,15 @@ import { parseArgs } from "node:util";
 
 const MiB = 1024 * 1024;
 
-export const SCENARIOS = ["blob-cold", "blob-warm", "herd", "warm-clients", "manifests", "skopeo"] as const;
+export const SCENARIOS = [
+  "blob-cold",
+  "blob-warm",
+  "herd",
+  "warm-clients",
+  "manifests",
+  "skopeo",
+  "s3",
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -22,6 +30,9 @@ export interface Options {
   /** wrk: connections and seconds per run. */
   wrkConnections: number;
   wrkSeconds: number;
+  /** s3: the blob size (per-round and per-client sizes step by 512 bytes from it), clients filling at once. */
+  s3Blob: number;
+  s3FillClients: number;
   /** Layer size of the catalogue images that skopeo copies. */
   catalogueLayer: number;
   /** Both mirrors count as idle after two windows this long with no CPU use (see quiesce in measure.ts). */
@@ -41,6 +52,8 @@ const FULL = {
   rounds: 3,
   wrkConnections: 32,
   wrkSeconds: 10,
+  s3Blob: 500 * MiB + 64 * 1024, // no other scenario's size: cold in both buckets
+  s3FillClients: 4,
   catalogueLayer: 16 * MiB,
   quietWindowMs: 250,
 };
@@ -53,6 +66,8 @@ const SMOKE: typeof FULL = {
   rounds: 1,
   wrkConnections: 32,
   wrkSeconds: 1,
+  s3Blob: 4 * MiB + 64 * 1024,
+  s3FillClients: 4,
   catalogueLayer: 1 * MiB, // the size the tests use: its layers are usually cached already
   quietWindowMs: 50,
 };

@@ -17,7 +17,7 @@ interface Profile {
 
 function where(url: string, name: string): string {
   if (name.startsWith("(")) return name; // (garbage collector), (idle), (program), (root)
-  if (url.includes("/hubmirror-bench/build-") || url.includes("/src/")) return "hubmirror";
+  if (url.includes("/.bench-build-") || url.includes("/src/")) return "hubmirror";
   if (url.startsWith("wasm://")) return "wasm (undici's llhttp)";
   if (url.includes("/node_modules/")) return `dep ${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1]}`;
   if (url.startsWith("node:")) return "node internals";

@@ -73,6 +73,19 @@ export function evaluateTargets(rows: Row[]): TargetResult[] {
   check(["manifest.tag.rps"], "manifest by tag (within TTL) ≥ 10× req/s", (r) => ratioAtLeast(r, 10));
   check(["manifest.digest.rps"], "manifest by digest ≥ 3× req/s", (r) => ratioAtLeast(r, 3));
   check(["rss.peak"], "peak RSS ≤ 150 MiB", (r) => [`${fmt(r.hubmirror)} MiB`, r.hubmirror <= 150]);
+  check(["s3.cold.mibs"], "S3: cold blob ≥ 1.0× registry:2", (r) => ratioAtLeast(r, 1));
+  check(["s3.cold.upstreamGets"], "S3: cold blob: exactly 1 upstream GET", (r) => [
+    fmt(r.hubmirror),
+    r.hubmirror === 1,
+  ]);
+  check(["s3.warm.mibs"], "S3: warm blob through the 307 ≥ 0.9× presigned URL directly", (r) => {
+    const x = r.hubmirror / (r.reference?.value ?? Number.NaN);
+    return [fmtRatio(x), x >= 0.9];
+  });
+  check(["s3.fill.rss"], "S3: peak RSS, concurrent fills ≤ 200 MiB", (r) => [
+    `${fmt(r.hubmirror)} MiB`,
+    r.hubmirror <= 200,
+  ]);
   return out;
 }
 

@@ -13,6 +13,7 @@ import { blobWarm } from "./scenarios/blob-warm.js";
 import { type Ctx, row, type ScenarioResult } from "./scenarios/common.js";
 import { herd } from "./scenarios/herd.js";
 import { manifests } from "./scenarios/manifests.js";
+import { s3 } from "./scenarios/s3.js";
 import { skopeo } from "./scenarios/skopeo.js";
 import { warmClients } from "./scenarios/warm-clients.js";
 
@@ -27,6 +28,7 @@ const SCENARIO_FNS: [Scenario, (ctx: Ctx) => Promise<ScenarioResult>][] = [
   ["warm-clients", warmClients],
   ["manifests", manifests],
   ["skopeo", skopeo],
+  ["s3", s3], // its own mirrors on object storage
 ];
 
 function gitRevision(): { commit: string; srcDirty: boolean } {
@@ -56,7 +58,7 @@ function cpuNow(mirrors: Mirror[]) {
 }
 
 async function main(opts: Options): Promise<number> {
-  ensureTools(log);
+  ensureTools(log, opts.only.has("s3"));
   if (opts.profileDir) mkdirSync(opts.profileDir, { recursive: true });
   const startedAt = new Date();
   const revision = gitRevision();
@@ -76,8 +78,9 @@ async function main(opts: Options): Promise<number> {
     for (const [name, fn] of SCENARIO_FNS) {
       if (!opts.only.has(name)) continue;
       const before = cpuNow(env.mirrors);
+      let result: ScenarioResult | undefined;
       try {
-        const result = await fn({ env, opts, log, quiet });
+        result = await fn({ env, opts, log, quiet });
         rows.push(...result.rows);
         details[name] = result.details;
       } catch (err) {
@@ -86,18 +89,23 @@ async function main(opts: Options): Promise<number> {
       }
       await quiet();
       const after = cpuNow(env.mirrors);
+      cpuSeconds[name] = Object.fromEntries(
+        Object.entries(after).map(([k, v]) => [
+          k,
+          Math.round((v - before[k as keyof typeof before]) * 100) / 100,
+        ]),
+      );
+      if (result?.ownMirrors) {
+        cpuRows.push(result.ownMirrors.cpu);
+        rssRows.push(result.ownMirrors.rss);
+        continue;
+      }
       const [hubNow, regNow] = pids.map((p) => procStats(p).peakRssMiB);
       rssRows.push(
         row(`rss.${name}`, `  VmHWM after ${name}`, "MiB", "lower", {
           hubmirror: hubNow ?? Number.NaN,
           "registry:2": regNow ?? Number.NaN,
         }),
-      );
-      cpuSeconds[name] = Object.fromEntries(
-        Object.entries(after).map(([k, v]) => [
-          k,
-          Math.round((v - before[k as keyof typeof before]) * 100) / 100,
-        ]),
       );
       cpuRows.push(
         row(`cpu.${name}`, `  CPU during ${name}`, "s", "lower", {

@@ -24,17 +24,33 @@ interface Sample {
   upstream: string[];
 }
 
-export async function blobCold(ctx: Ctx): Promise<ScenarioResult> {
+export function blobCold(ctx: Ctx): Promise<ScenarioResult> {
+  return coldRows(ctx, ctx.env.big, "cold", "");
+}
+
+/**
+ * The cold rows for one uncached image per round (`images[round]`) through ctx's mirrors; row ids start with
+ * `id`, labels with `label` (the s3 scenario runs them on its own mirrors).
+ */
+export async function coldRows(
+  ctx: Ctx,
+  images: TestImage[],
+  id: string,
+  label: string,
+): Promise<ScenarioResult> {
   const { env } = ctx;
   const direct: { mibs: number; ttfbMs: number }[] = [];
   const samples = await alternate(ctx.opts.rounds, env.mirrors, async (mirror, round) => {
-    const blob = blobOf(env.big[round] as TestImage);
+    const blob = blobOf(images[round] as TestImage);
     if (direct.length === round) {
       // The upstream itself, first in each round (this also puts the blob in the page cache for both mirrors).
       const d = await getOk(env.upstream.url + blob.path, { length: blob.size });
       direct.push({ mibs: mibPerS(d.bytes, d.totalMs), ttfbMs: d.ttfbMs });
     }
-    await beginMeasurement(ctx, `cold ${sizeLabel(blob.size)} via ${mirror.name} (round ${round + 1})`);
+    await beginMeasurement(
+      ctx,
+      `${label}cold ${sizeLabel(blob.size)} via ${mirror.name} (round ${round + 1})`,
+    );
     const res = await getOk(mirror.url + blob.path, { length: blob.size });
     const upstream = await upstreamRequests(ctx, mirror.name, (r) => r.path === blob.path);
     return {
@@ -45,29 +61,29 @@ export async function blobCold(ctx: Ctx): Promise<ScenarioResult> {
       upstream: upstream.map((r) => `${r.method} ${r.status} ${r.userAgent}`),
     } satisfies Sample;
   });
-  const size = sizeLabel(ctx.opts.bigBlob);
+  const size = sizeLabel(blobOf(images[0] as TestImage).size);
   const upstreamTtfb = median(direct.map((d) => d.ttfbMs));
   return {
     rows: [
       row(
-        "cold.mibs",
-        `cold GET ${size} blob`,
+        `${id}.mibs`,
+        `${label}cold GET ${size} blob`,
         "MiB/s",
         "higher",
         perMirror(samples, (s) => median(s.map((x) => x.mibs))),
         { name: "upstream", value: median(direct.map((d) => d.mibs)) },
       ),
       row(
-        "cold.ttfb",
-        "cold GET: time to first byte",
+        `${id}.ttfb`,
+        `${label}cold GET: time to first byte`,
         "ms",
         "lower",
         perMirror(samples, (s) => median(s.map((x) => x.ttfbMs))),
         { name: "upstream", value: upstreamTtfb },
       ),
       row(
-        "cold.upstreamGets",
-        "cold GET: upstream GETs of the blob (max)",
+        `${id}.upstreamGets`,
+        `${label}cold GET: upstream GETs of the blob (max)`,
         "count",
         "none",
         perMirror(samples, (s) => Math.max(...s.map((x) => x.upstreamGets))),

@@ -17,6 +17,8 @@ export interface Ctx {
 export interface ScenarioResult {
   rows: Row[];
   details: unknown;
+  /** A scenario on mirrors of its own (s3): its CPU and VmHWM rows, instead of those of the run's mirrors. */
+  ownMirrors?: { cpu: Row; rss: Row };
 }
 
 export const MIB = 1024 * 1024;
