@@ -4,7 +4,6 @@
 // hashes to its digest, every tag row points at a committed, verified manifest. At the end every image pulls
 // back through the mirror with the right bytes.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
