@@ -1,6 +1,5 @@
 import { RegistryError, sendError, toRegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
-import { parseName } from "../reference/reference.js";
 import type { Middleware, Next } from "./compose.js";
 import { asRepoContext, type RequestContext, type Services } from "./context.js";
 
@@ -82,9 +81,9 @@ export const readOnly: Layer = (ctx, next) => {
 export function repository(upstreams: Services["upstreams"]): Layer {
   return (ctx, next) => {
     if (ctx.route.repo) {
-      // The upstream first: an unknown ?ns= is NAME_UNKNOWN whatever the name looks like.
-      ctx.upstream = upstreams(ctx.registry);
-      ctx.key = { registry: ctx.registry, repo: parseName(ctx.rawName, ctx.registry) };
+      const routed = upstreams.resolve(ctx.query.get("ns"), ctx.req.headers.host, ctx.rawName);
+      ctx.upstream = routed.upstream;
+      ctx.key = routed.key;
     }
     return next(ctx);
   };
