@@ -14,6 +14,7 @@ export function accessLog(log: Logger): Layer {
       {
         method: ctx.req.method,
         path: ctx.req.url,
+        registry: ctx.key?.registry,
         status: ctx.status,
         bytes: ctx.res.bodyBytes,
         ms: Math.round((performance.now() - started) * 10) / 10,
@@ -30,6 +31,8 @@ export function usage(s: Pick<Services, "metrics" | "meta">): Layer {
     await next(ctx);
     const route = ctx.route.name;
     s.metrics.httpRequests.inc({ method: ctx.req.method ?? "", route, status: String(ctx.status) });
+    if (ctx.key)
+      s.metrics.registryRequests.inc({ registry: ctx.key.registry, route, cache: ctx.cache ?? "none" });
     s.meta.addCounters({
       requests: 1,
       [`${route}_${ctx.cache ?? "none"}`]: 1,

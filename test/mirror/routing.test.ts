@@ -79,6 +79,8 @@ describe("routing many upstreams on one port", () => {
     assert.deepEqual(JSON.parse(catalog.body.toString()).repositories, ["team/app"]);
     const hub = await mirror.text("/v2/_catalog");
     assert.deepEqual(JSON.parse(hub.body.toString()).repositories, ["library/alpine"]);
+    const counted = { registry: "b.example", route: "manifests", cache: "hit" };
+    assert.ok((await mirror.metrics.value("hubmirror_registry_requests_total", counted)) >= 1);
   });
 
   it("answers an unconfigured registry in ns or a prefix with NAME_UNKNOWN and dials nothing", async () => {
