@@ -4,7 +4,6 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "./config/schema.js";
-import { RegistryError } from "./errors/oci-errors.js";
 import { ConnectionTracker } from "./http/connections.js";
 import type { Services } from "./http/context.js";
 import { createRegistryServer } from "./http/server.js";
@@ -24,6 +23,7 @@ import { LocalBlobStore } from "./store/blob-store.js";
 import { Offloader } from "./store/offloader.js";
 import { RegistryClient } from "./upstream/registry-client.js";
 import { Upstream } from "./upstream/upstream.js";
+import { UpstreamSet } from "./upstream/upstreams.js";
 
 const FLUSH_INTERVAL_MS = 5_000;
 const MANIFEST_MEMORY_BYTES = 64 << 20;
@@ -53,25 +53,24 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const metrics = new Metrics();
   const tiers = await openStorage(config, data, metrics);
   const meta = new SqliteStore(join(data, "hubmirror.db"));
-  const up = config.upstream;
-  const client = new RegistryClient(up, metrics, log, ({ limit, remaining }) => {
-    meta
-      .setUpstreamStatus({
-        registry: up.registry,
-        rateLimitLimit: limit,
-        rateLimitRemaining: remaining,
-        updatedAt: Date.now(),
-      })
-      .catch(() => {});
-  });
-  const upstream = new Upstream(client);
-  const upstreams = (registry: string): Upstream => {
-    if (registry === up.registry) return upstream;
-    throw new RegistryError(
-      "NAME_UNKNOWN",
-      `no upstream is configured for registry ${registry.slice(0, 100)}`,
-    );
-  };
+  // One client per upstream, built from its resolved settings as they are (UpstreamOptions and more).
+  const upstreams = new UpstreamSet(
+    config.upstreams.map((settings) => ({
+      settings,
+      upstream: new Upstream(
+        new RegistryClient(settings, metrics, log, ({ limit, remaining }) => {
+          meta
+            .setUpstreamStatus({
+              registry: settings.registry,
+              rateLimitLimit: limit,
+              rateLimitRemaining: remaining,
+              updatedAt: Date.now(),
+            })
+            .catch(() => {});
+        }),
+      ),
+    })),
+  );
   let offloader: Offloader | undefined;
   const store = new LocalBlobStore({ ...tiers, index: meta, onCommit: () => offloader?.nudge() });
   if (tiers.offload) {
@@ -95,7 +94,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     meta,
     signal: aborter.signal,
     spoolDir,
-    resumeAttempts: up.resumeAttempts,
+    resumeAttempts: (registry) => upstreams.settings(registry).resumeAttempts,
     metrics,
     log,
   });
@@ -105,7 +104,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       store,
       links,
       meta,
-      tagTtl: config.cache.tagTtl,
+      tagTtl: (registry) => upstreams.settings(registry).tagTtl,
       staleAfter: config.cache.staleAfter,
       memoryBytes: MANIFEST_MEMORY_BYTES,
       metrics,
@@ -114,7 +113,6 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     tags: new ProxyTagStore(meta),
     meta,
     upstreams,
-    defaultRegistry: up.registry,
     metrics,
     mayRedirect: redirectPolicy(config.storage.redirect.directUserAgents),
   };
@@ -137,7 +135,13 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${addr.port}`;
   log.info(
-    { url, data, upstream: up.url, storage: tiers.primary.name, offload: tiers.offload?.name },
+    {
+      url,
+      data,
+      upstreams: config.upstreams.map((u) => `${u.registry}=${u.url}`),
+      storage: tiers.primary.name,
+      offload: tiers.offload?.name,
+    },
     "hubmirror listening",
   );
 
@@ -160,7 +164,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       }
       await offloader?.stop();
       await Promise.all([tiers.primary.close?.(), tiers.offload?.close?.()]);
-      await client.close().catch(() => {});
+      await upstreams.close().catch(() => {});
       await meta.close();
       log.info("hubmirror stopped");
     })();

@@ -101,6 +101,11 @@ function program(): Command {
       "--upstream <url>",
       "docker.io upstream (env HUBMIRROR_UPSTREAM; default https://registry-1.docker.io)",
     )
+    .option(
+      "--upstream-for <host=url>",
+      "another upstream registry, e.g. ghcr.io=https://ghcr.io, or a well-known host alone (repeatable; env HUBMIRROR_UPSTREAM_FOR, comma-separated)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option("--storage <url>", "fs:///PATH, memory:// or s3://BUCKET[/PREFIX]?… (env HUBMIRROR_STORAGE)")
     .option(
       "--redirect <mode>",

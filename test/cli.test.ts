@@ -48,6 +48,7 @@ describe("command line", () => {
       "--listen",
       "--data",
       "--upstream",
+      "--upstream-for",
       "--storage",
       "--redirect",
       "--offload",
@@ -73,6 +74,9 @@ describe("command line", () => {
       .then(() => 0)
       .catch((e: { code: number; stderr: string }) => (/listen/.test(e.stderr) ? e.code : -1));
     assert.equal(env, 2);
+    const unknown = await cli("serve", "--upstream-for", "ghcr.io", "--upstream-for", "example.com");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /upstreams\.1\.url: required: example\.com is not a well-known registry/);
     const storage = await cli("serve", "--storage", "s3://Bad_Bucket");
     assert.equal(storage.code, 2);
     assert.match(storage.stderr, /storage\.url: invalid bucket name/);

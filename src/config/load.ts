@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { type Config, configSchema } from "./schema.js";
+import { DEFAULT_REGISTRY } from "./upstream-schema.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -13,6 +14,8 @@ export interface ConfigOverrides {
   listen?: string | undefined;
   data?: string | undefined;
   upstream?: string | undefined;
+  /** `HOST=URL`, or a well-known `HOST` alone: adds an upstream or sets its URL. */
+  upstreamFor?: string[] | undefined;
   storage?: string | undefined;
   redirect?: string | undefined;
   offload?: string | undefined;
@@ -34,6 +37,30 @@ export function parseConfig(input: unknown, source = "config"): Config {
     throw new ConfigError(`${source}: ${result.error.issues.map(describe).join("; ")}`);
   }
   return result.data;
+}
+
+/**
+ * `--upstream-for HOST[=URL]`, each laid over the file: a URL for the default registry goes to `upstream.url` (as
+ * `--upstream` does), any other host's to its `upstreams` entry, added when the file has none.
+ */
+function addUpstreams(raw: Record<string, unknown>, flags: readonly string[]): Record<string, unknown> {
+  const upstream = raw.upstream as Section;
+  const defaultRegistry = (upstream?.registry as string | undefined) ?? DEFAULT_REGISTRY;
+  const list = Array.isArray(raw.upstreams) ? [...(raw.upstreams as unknown[])] : [];
+  let block = upstream;
+  for (const flag of flags) {
+    const eq = flag.indexOf("=");
+    const registry = eq < 0 ? flag : flag.slice(0, eq);
+    const url = eq < 0 ? undefined : flag.slice(eq + 1);
+    if (!registry || url === "")
+      throw new ConfigError(`--upstream-for ${flag}: expected HOST=URL or a well-known HOST`);
+    const named = (e: unknown) => e === registry || (e as Section)?.registry === registry;
+    const i = list.findIndex(named);
+    if (registry === defaultRegistry && url) block = { ...block, url };
+    else if (i < 0) list.push(url ? { registry, url } : registry);
+    else if (url) list[i] = { ...(typeof list[i] === "string" ? { registry } : (list[i] as Section)), url };
+  }
+  return { ...(block ? { upstream: block } : {}), upstreams: list };
 }
 
 export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
@@ -64,6 +91,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   if (listen) merged.listen = listen;
   if (data) merged.data = data;
   if (upstreamUrl) merged.upstream = { ...(raw.upstream as Section), url: upstreamUrl };
+  const upstreamFor = overrides.upstreamFor ?? env.HUBMIRROR_UPSTREAM_FOR?.split(/[\s,]+/).filter(Boolean);
+  if (upstreamFor?.length) Object.assign(merged, addUpstreams(merged, upstreamFor));
   const storage = { ...(raw.storage as Section) };
   if (storageUrl) storage.url = storageUrl;
   if (redirect) storage.redirect = { ...(storage.redirect as Section), mode: redirect };

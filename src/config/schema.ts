@@ -1,35 +1,13 @@
 import { z } from "zod";
 import { parseStorageUrl } from "../storage/storage-url.js";
-
-/** A whole number, or a string of one with a unit suffix: "30s", "10MiB". */
-function withUnits(units: Record<string, number>, hint: string) {
-  const re = new RegExp(`^(\\d+)(${Object.keys(units).join("|")})$`);
-  return z.union(
-    [
-      z.number().int().nonnegative(),
-      z
-        .string()
-        .regex(re)
-        .transform((s) => {
-          const [, n, unit] = re.exec(s) ?? [];
-          return Number(n) * (units[unit as string] as number);
-        }),
-    ],
-    { error: hint },
-  );
-}
-
-/** A duration as milliseconds, or a string like "300ms", "30s", "5m", "2h". */
-const duration = withUnits(
-  { ms: 1, s: 1000, m: 60_000, h: 3_600_000 },
-  'expected a duration like "30s", "5m" or "250ms"',
-);
-
-/** A size in bytes, or a string like "512KiB", "10MiB", "200GiB". */
-const byteSize = withUnits(
-  { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 },
-  'expected a size like "10MiB" or "200GiB"',
-);
+import {
+  checkUpstreams,
+  legacyUpstreamSchema,
+  resolveUpstreams,
+  type UpstreamConfig,
+  upstreamEntrySchema,
+} from "./upstream-schema.js";
+import { byteSize, duration, hostPort, httpUrl } from "./values.js";
 
 /** fs:///PATH, memory:// or s3://BUCKET[/PREFIX]?endpoint=…&region=…&path-style=…; see storage-url.ts. */
 const storageUrl = z.string().superRefine((url, ctx) => {
@@ -46,12 +24,6 @@ const s3Credentials = {
   secretAccessKey: z.string().min(1).optional(),
 };
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected "HOST:PORT", e.g. "0.0.0.0:5000"');
-
-const httpUrl = z.url({ protocol: /^https?$/, error: "expected an http(s) URL" });
-
 export const configSchema = z
   .strictObject({
     /** Address the registry API listens on. */
@@ -63,26 +35,10 @@ export const configSchema = z
         level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
       })
       .prefault({}),
-    upstream: z
-      .strictObject({
-        /** Registry name that clients use (`?ns=`) and the cache is keyed by. */
-        registry: z.string().min(1).default("docker.io"),
-        url: httpUrl.default("https://registry-1.docker.io"),
-        username: z.string().optional(),
-        password: z.string().optional(),
-        /** HTTP(S) proxy for upstream traffic; defaults to the HTTPS_PROXY/HTTP_PROXY environment. */
-        proxy: httpUrl.optional(),
-        connectTimeout: duration.prefault("5s"),
-        /** Time to the response headers. */
-        headersTimeout: duration.prefault("30s"),
-        /** Longest pause between two body chunks. */
-        bodyTimeout: duration.prefault("30s"),
-        /** Retries of idempotent requests before any byte reached a client. */
-        retries: z.number().int().min(0).max(10).default(2),
-        /** Range requests that resume one interrupted blob download. */
-        resumeAttempts: z.number().int().min(0).max(100).default(5),
-      })
-      .prefault({}),
+    /** The default registry's upstream (docker.io unless `registry` says otherwise); see upstream-schema.ts. */
+    upstream: legacyUpstreamSchema.optional(),
+    /** More upstream registries; the default one is always configured, and `upstream:` wins over its entry here. */
+    upstreams: z.array(upstreamEntrySchema).default([]),
     cache: z
       .strictObject({
         /** A tag is served from cache this long before it is revalidated upstream (with a HEAD). */
@@ -136,7 +92,9 @@ export const configSchema = z
   })
   .superRefine((c, ctx) => {
     const { redirect } = c.storage;
-    const at = (path: string[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    const at = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: "custom", path, message });
+    checkUpstreams(c.upstream, c.upstreams, at);
     if (redirect.mode === "cdn" && !redirect.cdn) {
       at(["storage", "redirect", "cdn"], "redirect mode cdn needs cdn.baseUrl and cdn.secret");
     }
@@ -154,6 +112,11 @@ export const configSchema = z
         at(["storage", "redirect", "directUserAgents", String(i)], `not a regular expression: ${p}`);
       }
     });
+  })
+  .transform(({ upstream, upstreams, ...rest }) => {
+    const list = resolveUpstreams(upstream, upstreams, rest.cache.tagTtl);
+    // `upstream` stays the default registry's (also upstreams[0]) for code written against the single block.
+    return { ...rest, upstream: list[0] as UpstreamConfig, upstreams: list };
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -6,6 +6,7 @@ import type { CacheResult, ProxyBlobStore } from "../proxy/proxy-blob-store.js";
 import type { ProxyManifestStore } from "../proxy/proxy-manifest-store.js";
 import type { ProxyTagStore } from "../proxy/proxy-tag-store.js";
 import type { Upstream } from "../upstream/upstream.js";
+import type { UpstreamSet } from "../upstream/upstreams.js";
 import type { MeteredResponse } from "./metered-response.js";
 
 /** What the handlers reach: the proxy layer, never storage or upstream HTTP directly. */
@@ -15,9 +16,8 @@ export interface Services {
   tags: Pick<ProxyTagStore, "list">;
   /** The catalog and the usage totals. */
   meta: Pick<MetadataStore, "listRepositories" | "addCounters">;
-  /** The upstream for a registry; NAME_UNKNOWN for one not configured. */
-  upstreams: (registry: string) => Upstream;
-  defaultRegistry: string;
+  /** The configured upstreams and the routing of a request to one of them. */
+  upstreams: Pick<UpstreamSet, "resolve" | "registryOf">;
   metrics: Metrics;
   /** False for clients that can't follow a redirect (by User-Agent): they are served directly. */
   mayRedirect: (userAgent: string | undefined) => boolean;
@@ -71,8 +71,6 @@ export class RequestContext {
   readonly head: boolean;
   readonly path: string;
   readonly query: Query;
-  /** `?ns=HOST` (containerd's mirror convention) picks the upstream registry; else the default one. */
-  readonly registry: string;
   route: Route = NO_ROUTE;
   /** The repository name and reference as they appear in the path, before validation. */
   rawName = "";
@@ -91,14 +89,12 @@ export class RequestContext {
   constructor(
     readonly req: IncomingMessage,
     readonly res: MeteredResponse,
-    defaultRegistry: string,
   ) {
     this.head = req.method === "HEAD";
     const raw = req.url ?? "/";
     const q = raw.indexOf("?");
     this.path = q < 0 ? raw : raw.slice(0, q);
     this.query = q < 0 ? NO_QUERY : new URLSearchParams(raw.slice(q + 1));
-    this.registry = this.query.get("ns") || defaultRegistry;
   }
 }
 

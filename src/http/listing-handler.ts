@@ -17,16 +17,32 @@ function pageSize(query: Query): number {
   return Math.min(n, MAX_PAGE);
 }
 
-function nextLink(path: string, n: number, last: string | undefined): string | undefined {
-  return last === undefined ? undefined : `<${path}?n=${n}&last=${encodeURIComponent(last)}>; rel="next"`;
+/**
+ * A next-page link on the request's own path (a registry prefix included) with its `?ns=`, so the next page is
+ * routed to the same upstream.
+ */
+function pageLink(ctx: RequestContext, query: string): string {
+  const ns = ctx.query.get("ns");
+  return `<${ctx.path}?${query}${ns ? `&ns=${encodeURIComponent(ns)}` : ""}>; rel="next"`;
+}
+
+function nextLink(ctx: RequestContext, n: number, last: string | undefined): string | undefined {
+  return last === undefined ? undefined : pageLink(ctx, `n=${n}&last=${encodeURIComponent(last)}`);
+}
+
+/** Upstream's link names upstream's path; only its query is kept. */
+function upstreamLink(ctx: RequestContext, link: string): string | undefined {
+  const query = /^<[^?>]*\?([^>]*)>/.exec(link)?.[1];
+  return query ? pageLink(ctx, query) : undefined;
 }
 
 /** GET /v2/_catalog: the repositories this mirror holds (local only; Docker Hub has no catalog). */
 export async function handleCatalog(s: Services, ctx: RequestContext): Promise<void> {
   const n = pageSize(ctx.query);
-  const repos =
-    n === 0 ? [] : await s.meta.listRepositories(ctx.registry, n, ctx.query.get("last") ?? undefined);
-  const link = nextLink("/v2/_catalog", n, repos.length === n && n > 0 ? repos[repos.length - 1] : undefined);
+  // The catalog of one upstream, chosen as a repository's is (there is no name to carry a path prefix).
+  const registry = s.upstreams.registryOf(ctx.query.get("ns"), ctx.req.headers.host);
+  const repos = n === 0 ? [] : await s.meta.listRepositories(registry, n, ctx.query.get("last") ?? undefined);
+  const link = nextLink(ctx, n, repos.length === n && n > 0 ? repos[repos.length - 1] : undefined);
   sendJson(ctx, JSON.stringify({ repositories: repos }), link ? { Link: link } : {});
 }
 
@@ -36,7 +52,7 @@ export async function handleTags(s: Services, ctx: RepoContext): Promise<void> {
   const list = await s.tags.list(ctx.upstream, ctx.key, n, ctx.query.get("last") ?? undefined);
   ctx.cache = list.stale ? "stale" : "miss";
   const headers: Record<string, string> = list.stale ? { Warning: STALE_WARNING } : {};
-  const link = list.link ?? nextLink(`/v2/${ctx.key.repo}/tags/list`, n ?? DEFAULT_PAGE, list.more);
+  const link = list.link ? upstreamLink(ctx, list.link) : nextLink(ctx, n ?? DEFAULT_PAGE, list.more);
   if (link) headers.Link = link;
   sendJson(ctx, list.body, headers);
 }

@@ -1,6 +1,5 @@
 import { RegistryError, sendError, toRegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
-import { parseName } from "../reference/reference.js";
 import type { Middleware, Next } from "./compose.js";
 import { asRepoContext, type RequestContext, type Services } from "./context.js";
 
@@ -15,6 +14,7 @@ export function accessLog(log: Logger): Layer {
       {
         method: ctx.req.method,
         path: ctx.req.url,
+        registry: ctx.key?.registry,
         status: ctx.status,
         bytes: ctx.res.bodyBytes,
         ms: Math.round((performance.now() - started) * 10) / 10,
@@ -31,6 +31,8 @@ export function usage(s: Pick<Services, "metrics" | "meta">): Layer {
     await next(ctx);
     const route = ctx.route.name;
     s.metrics.httpRequests.inc({ method: ctx.req.method ?? "", route, status: String(ctx.status) });
+    if (ctx.key)
+      s.metrics.registryRequests.inc({ registry: ctx.key.registry, route, cache: ctx.cache ?? "none" });
     s.meta.addCounters({
       requests: 1,
       [`${route}_${ctx.cache ?? "none"}`]: 1,
@@ -82,9 +84,9 @@ export const readOnly: Layer = (ctx, next) => {
 export function repository(upstreams: Services["upstreams"]): Layer {
   return (ctx, next) => {
     if (ctx.route.repo) {
-      // The upstream first: an unknown ?ns= is NAME_UNKNOWN whatever the name looks like.
-      ctx.upstream = upstreams(ctx.registry);
-      ctx.key = { registry: ctx.registry, repo: parseName(ctx.rawName, ctx.registry) };
+      const routed = upstreams.resolve(ctx.query.get("ns"), ctx.req.headers.host, ctx.rawName);
+      ctx.upstream = routed.upstream;
+      ctx.key = routed.key;
     }
     return next(ctx);
   };

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import { request } from "undici";
+import { parseConfig } from "../config/load.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import { SqliteStore } from "../metadata/sqlite-store.js";
 import type { RepoKey } from "../metadata/store.js";
@@ -10,6 +11,7 @@ import { Metrics } from "../metrics/metrics.js";
 import { ProxyTagStore } from "../proxy/proxy-tag-store.js";
 import type { RepoRef } from "../proxy/repo-links.js";
 import type { Upstream } from "../upstream/upstream.js";
+import { UpstreamSet } from "../upstream/upstreams.js";
 import { compose } from "./compose.js";
 import type { Services } from "./context.js";
 import { createRegistryServer } from "./server.js";
@@ -43,17 +45,19 @@ describe("request pipeline", () => {
     keys.push(key);
     throw new RegistryError("MANIFEST_UNKNOWN");
   };
+  const set = new UpstreamSet([{ settings: parseConfig({}).upstream, upstream }]);
   const s: Services = {
     blobs: { stat: notHere, get: notHere },
     manifests: { byDigest: notHere, byTag: notHere },
     tags: new ProxyTagStore(meta),
     meta,
-    upstreams: (registry) => {
-      resolved.push(registry);
-      if (registry !== "docker.io") throw new RegistryError("NAME_UNKNOWN");
-      return upstream;
+    upstreams: {
+      resolve: (ns, host, name) => {
+        resolved.push(ns ?? "default");
+        return set.resolve(ns, host, name);
+      },
+      registryOf: (ns, host) => set.registryOf(ns, host),
     },
-    defaultRegistry: "docker.io",
     metrics: new Metrics(),
     mayRedirect: () => true,
   };
@@ -80,9 +84,9 @@ describe("request pipeline", () => {
   it("resolves the upstream once per repository request, and the key with library/ added", async () => {
     const tags = await call("/v2/alpine/tags/list");
     assert.deepEqual(JSON.parse(tags.text), { name: "library/alpine", tags: ["1"] });
-    assert.deepEqual(resolved, ["docker.io"]);
+    assert.deepEqual(resolved, ["default"]);
     await call("/v2/alpine/manifests/latest");
-    assert.deepEqual(resolved, ["docker.io"]);
+    assert.deepEqual(resolved, ["default"]);
     assert.deepEqual(keys, [{ registry: "docker.io", repo: "library/alpine" }]);
     await call("/v2/");
     assert.deepEqual(resolved, [], "not for routes outside a repository");

@@ -35,7 +35,7 @@ export function createRegistryServer(s: Services, log: Logger): Server {
   return createServer(
     { keepAliveTimeout: 65_000, requestTimeout: 0, ServerResponse: MeteredResponse },
     (req, res) => {
-      run(new RequestContext(req, res, s.defaultRegistry)).catch(failed);
+      run(new RequestContext(req, res)).catch(failed);
     },
   );
 }

@@ -32,6 +32,12 @@ export class Metrics {
     "Requests answered, by route and status",
     ["method", "route", "status"] as const,
   );
+  readonly registryRequests = counter(
+    this.r,
+    "hubmirror_registry_requests_total",
+    "Repository requests per upstream registry (only configured ones get here), by route and cache result",
+    ["registry", "route", "cache"] as const,
+  );
   readonly cacheRequests = counter(
     this.r,
     "hubmirror_cache_requests_total",

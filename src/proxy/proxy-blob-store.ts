@@ -30,7 +30,8 @@ export interface ProxyBlobOptions {
   links: RepoLinks;
   meta: MetadataStore;
   spoolDir: string;
-  resumeAttempts: number;
+  /** Range resumes of one download from the registry. */
+  resumeAttempts: (registry: string) => number;
   metrics: Metrics;
   log: Logger;
   /** Aborted at shutdown once the grace period is over: downloads stop, nothing half-written is committed. */
@@ -135,7 +136,7 @@ export class ProxyBlobStore {
       digest,
       writer: () => this.o.store.writer(digest),
       spoolDir: this.o.spoolDir,
-      resumeAttempts: this.o.resumeAttempts,
+      resumeAttempts: this.o.resumeAttempts(key.registry),
       log: this.o.log,
       signal: this.o.signal,
       open: (offset) => upstream.openBlob(key.repo, digest, offset, this.o.signal),

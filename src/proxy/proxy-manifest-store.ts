@@ -24,7 +24,8 @@ export interface ProxyManifestOptions {
   store: LocalBlobStore;
   links: RepoLinks;
   meta: MetadataStore;
-  tagTtl: number;
+  /** How long a tag of the registry is served before it is revalidated. */
+  tagTtl: (registry: string) => number;
   staleAfter: number;
   memoryBytes: number;
   metrics: Metrics;
@@ -80,7 +81,7 @@ export class ProxyManifestStore {
     if (!rec || !cached) {
       return this.flights.do(`${key.registry}/${key.repo}:${tag}`, () => this.fetchTag(repo, tag));
     }
-    if (Date.now() - rec.checkedAt < this.o.tagTtl) return cached;
+    if (Date.now() - rec.checkedAt < this.o.tagTtl(key.registry)) return cached;
 
     const revalidation = this.flights.do(`${key.registry}/${key.repo}:${tag}`, () =>
       this.revalidate(repo, tag, cached),
