@@ -99,7 +99,8 @@ export function createTransport(o: UpstreamOptions, deps: TransportDeps): Transp
   const breaker = o.breaker && new CircuitBreaker(o.registry, o.breaker);
   const state = (): UpstreamState =>
     breaker && breaker.state !== "closed" ? "down" : pool.limited ? "limited" : "up";
-  deps.metrics.upstreamStates.set(o.registry, () => UPSTREAM_STATE[state()]);
+  const readState = () => UPSTREAM_STATE[state()];
+  deps.metrics.upstreamStates.set(o.registry, readState);
   const dispatcher = agent.compose(
     ssrfGuard(base, o.allowPrivateRedirects ?? false),
     upstreamMetrics({
@@ -112,7 +113,8 @@ export function createTransport(o: UpstreamOptions, deps: TransportDeps): Transp
     retry({ retries: o.retries, policy: deps.backoff ?? RETRY_BACKOFF, log: deps.log }),
   );
   const close = () => {
-    deps.metrics.upstreamStates.delete(o.registry);
+    if (deps.metrics.upstreamStates.get(o.registry) === readState)
+      deps.metrics.upstreamStates.delete(o.registry);
     return agent.close();
   };
   return { dispatcher, pool, breaker, state, close };
