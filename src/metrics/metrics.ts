@@ -82,6 +82,30 @@ export class Metrics {
     "Last ratelimit-remaining reported by the upstream",
     ["registry"] as const,
   );
+  readonly credentialRemaining = gauge(
+    this.r,
+    "hubmirror_upstream_credential_ratelimit_remaining",
+    "Last ratelimit-remaining reported for each credential of an upstream (by username, or anonymous)",
+    ["registry", "credential"] as const,
+  );
+  readonly credentialLimited = counter(
+    this.r,
+    "hubmirror_upstream_credential_429_total",
+    "429 answers per upstream credential (by username, or anonymous)",
+    ["registry", "credential"] as const,
+  );
+  /** Upstream state, read at scrape time from the providers in `upstreamStates`. */
+  readonly upstreamState = new Gauge({
+    name: "hubmirror_upstream_state",
+    help: "Upstream state: 0 up, 1 down (circuit open), 2 limited (every credential cooling after a 429)",
+    labelNames: ["registry"] as const,
+    registers: this.r,
+    collect: () => {
+      for (const [registry, state] of this.upstreamStates) this.upstreamState.set({ registry }, state());
+    },
+  });
+  /** Each transport registers how to read its upstream's state (see UPSTREAM_STATE). */
+  readonly upstreamStates = new Map<string, () => number>();
   readonly offloadCopies = counter(
     this.r,
     "hubmirror_offload_copies_total",

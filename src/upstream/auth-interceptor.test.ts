@@ -10,10 +10,20 @@ import {
   testAgent,
   testServer,
 } from "../../test/fakes/test-upstream.js";
+import { Metrics } from "../metrics/metrics.js";
 import { tokenAuth } from "./auth-interceptor.js";
-import { TokenAuth } from "./token-auth.js";
+import { CredentialPool } from "./credential-pool.js";
+import { type Credentials, TokenAuth } from "./token-auth.js";
 
 const scope = (repo: string) => `repository:${repo}:pull`;
+
+/** The auth interceptor alone, over a fresh pool, for the registry at `url`. */
+function authClient(url: string, credentials: Credentials[] = [], realms: string[] = []): Dispatcher {
+  const agent = testAgent();
+  const allowed = new Set([new URL(url).origin, ...realms]);
+  const auth = new TokenAuth(agent, quietLog, 5_000, (realm) => allowed.has(realm.origin));
+  return agent.compose(tokenAuth(url, auth, new CredentialPool(credentials, "hub", new Metrics())));
+}
 
 describe("token auth interceptor", () => {
   let registry: TestServer;
@@ -44,10 +54,7 @@ describe("token auth interceptor", () => {
     await other.close();
   });
 
-  function client(credentials?: { username: string; password: string }): Dispatcher {
-    const agent = testAgent();
-    return agent.compose(tokenAuth(registry.url, new TokenAuth(agent, credentials, quietLog, 5_000)));
-  }
+  const client = () => authClient(registry.url);
 
   it("fetches a token after the 401, then keeps one per scope shared by concurrent requests", async () => {
     const d = client();
@@ -87,9 +94,7 @@ describe("token auth interceptor", () => {
         : reply(res, 401, { "www-authenticate": 'Basic realm="r"' }),
     );
     try {
-      const agent = testAgent();
-      const creds = { username: "u", password: "p" };
-      const d = agent.compose(tokenAuth(server.url, new TokenAuth(agent, creds, quietLog, 5_000)));
+      const d = authClient(server.url, [{ username: "u", password: "p" }]);
       assert.equal((await fetchVia(d, `${server.url}/v2/a/manifests/x`, { scope: scope("a") })).status, 200);
       assert.deepEqual(
         server.seen.map((r) => r.authorization),

@@ -2,9 +2,10 @@ import type { Dispatcher } from "undici";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
+import type { Verdict } from "./circuit-breaker.js";
 import { first, type RequestKind, type UpstreamDispatchOptions } from "./dispatch-options.js";
 import { DEFAULT_RETRY_AFTER_S } from "./token-auth.js";
-import { createTransport, type Transport, type UpstreamOptions } from "./transport.js";
+import { createTransport, type Transport, type UpstreamOptions, type UpstreamState } from "./transport.js";
 import type { RateLimit } from "./upstream-metrics.js";
 
 export interface UpstreamResponse {
@@ -56,16 +57,25 @@ export class RegistryClient {
       kind,
       scope: `repository:${repo}:pull`,
     };
+    const breaker = this.transport.breaker;
+    const probe = breaker?.admit() ?? false;
     let res: Dispatcher.ResponseData;
+    let verdict: Verdict;
     try {
       res = await this.transport.dispatcher.request(opts);
+      verdict = res.statusCode >= 500 ? "failed" : "ok";
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
+      const refused = err instanceof RegistryError && err.code !== "UPSTREAM_UNAVAILABLE";
+      // A refusal (a 429 from the token server, a realm we won't contact) means upstream is alive.
+      verdict = refused ? "ok" : "failed";
       if (err instanceof RegistryError) throw err;
       throw new RegistryError(
         "UPSTREAM_UNAVAILABLE",
         `upstream ${this.registry} unreachable: ${(err as Error).message}`,
       );
+    } finally {
+      breaker?.settle(probe, verdict);
     }
     const answer = { status: res.statusCode, headers: res.headers, body: res.body };
     if (answer.status === 429) {
@@ -75,6 +85,11 @@ export class RegistryClient {
       });
     }
     return answer;
+  }
+
+  /** Down while the circuit breaker is open, limited while every account rests after a 429. */
+  get state(): UpstreamState {
+    return this.transport.state();
   }
 
   async close(): Promise<void> {

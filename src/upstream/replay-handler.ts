@@ -170,3 +170,27 @@ export abstract class ReplayHandler implements Dispatcher.DispatchHandler {
     this.handler.onResponseError?.(this.controller, err);
   }
 }
+
+/** Never replays: used to hold a request until a check passes, or to fail it without sending anything. */
+class GateHandler extends ReplayHandler {
+  protected replayAfter(): undefined {
+    return undefined;
+  }
+
+  protected replayAfterError(): undefined {
+    return undefined;
+  }
+}
+
+/** Dispatches `opts` once `check` resolves; when it rejects, fails the request with its error, unsent. */
+export function gate(
+  dispatch: Dispatcher.Dispatch,
+  opts: Dispatcher.DispatchOptions,
+  handler: Dispatcher.DispatchHandler,
+  check: () => Promise<void>,
+): boolean {
+  return new GateHandler(dispatch, handler).start(async () => {
+    await check();
+    return opts;
+  });
+}

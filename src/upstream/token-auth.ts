@@ -16,6 +16,12 @@ export interface Credentials {
   password: string;
 }
 
+/** Who a request is sent as: tokens are cached per account and scope. */
+export interface Account {
+  readonly id: number;
+  readonly credentials: Credentials | undefined;
+}
+
 interface CachedToken {
   header: string;
   expiresAt: number;
@@ -44,6 +50,12 @@ export function parseChallenge(header: string | undefined): Challenge | undefine
   return { scheme, realm: params.realm, service: params.service };
 }
 
+function basic(credentials: Credentials | undefined): string | undefined {
+  if (!credentials) return undefined;
+  const { username, password } = credentials;
+  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+}
+
 /** `p`, or the signal's reason as soon as it aborts (p itself runs on for whoever else waits on it). */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return p;
@@ -56,8 +68,10 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
 }
 
 /**
- * Upstream auth: learns the challenge from the first 401, then fetches and caches one bearer token per scope
- * until shortly before it expires. Concurrent requests for one scope share one token fetch.
+ * Upstream auth: learns the challenge from the first 401, then fetches and caches one bearer token per account
+ * and scope until shortly before it expires. Concurrent requests for one of them share one token fetch. A realm
+ * that `allowRealm` refuses is never contacted: a hostile challenge must not make us connect anywhere (SSRF), nor
+ * carry an account's password there.
  */
 export class TokenAuth {
   private challenge: Challenge | undefined;
@@ -66,24 +80,25 @@ export class TokenAuth {
 
   constructor(
     private readonly dispatcher: Dispatcher,
-    private readonly credentials: Credentials | undefined,
     private readonly log: Logger,
     private readonly timeoutMs: number,
+    private readonly allowRealm: (realm: URL) => boolean,
   ) {}
 
   /**
    * The Authorization header for a scope, or undefined while no challenge is known. `signal` ends this caller's
    * wait; the shared token fetch runs on for the others waiting on it (bounded by its own timeout).
    */
-  async authorization(scope: string, signal?: AbortSignal): Promise<string | undefined> {
+  async authorization(account: Account, scope: string, signal?: AbortSignal): Promise<string | undefined> {
     signal?.throwIfAborted();
     const c = this.challenge;
     if (!c) return undefined;
-    if (c.scheme === "basic") return this.basic();
-    const cached = this.tokens.get(scope);
+    if (c.scheme === "basic") return basic(account.credentials);
+    const key = `${account.id} ${scope}`;
+    const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.header;
     return untilAborted(
-      this.fetches.do(scope, () => this.fetchToken(c, scope)),
+      this.fetches.do(key, () => this.fetchToken(c, account, scope, key)),
       signal,
     );
   }
@@ -93,33 +108,36 @@ export class TokenAuth {
    * fresh credentials could succeed. Concurrent cold requests each get their 401 before any challenge is known,
    * so a request that carried nothing is always worth one retry.
    */
-  unauthorized(wwwAuthenticate: string | undefined, scope: string, sent: string | undefined): boolean {
+  unauthorized(
+    wwwAuthenticate: string | undefined,
+    account: Account,
+    scope: string,
+    sent: string | undefined,
+  ): boolean {
     const c = parseChallenge(wwwAuthenticate);
     if (!c || (c.scheme === "bearer" && !c.realm)) return false;
-    if (c.scheme === "basic" && !this.credentials) return false;
+    if (c.scheme === "basic" && !account.credentials) return false;
     this.challenge = c;
     if (!sent) return true;
     // Drop the token only if it is the one that was refused, not one another request fetched since.
-    if (this.tokens.get(scope)?.header === sent) {
-      this.tokens.delete(scope);
+    const key = `${account.id} ${scope}`;
+    if (this.tokens.get(key)?.header === sent) {
+      this.tokens.delete(key);
       return c.scheme === "bearer";
     }
     return true;
   }
 
-  private basic(): string | undefined {
-    if (!this.credentials) return undefined;
-    const { username, password } = this.credentials;
-    return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-  }
-
-  private async fetchToken(c: Challenge, scope: string): Promise<string> {
-    const url = new URL(c.realm as string);
+  private async fetchToken(c: Challenge, account: Account, scope: string, key: string): Promise<string> {
+    const url = URL.canParse(c.realm as string) ? new URL(c.realm as string) : undefined;
+    if (!url || !/^https?:$/.test(url.protocol) || !this.allowRealm(url)) {
+      throw new RegistryError("UPSTREAM_ERROR", `token realm not allowed: ${url?.origin ?? "unparsable"}`);
+    }
     if (c.service) url.searchParams.set("service", c.service);
     url.searchParams.append("scope", scope);
     const headers: Record<string, string> = { accept: "application/json" };
-    const basic = this.basic();
-    if (basic) headers.authorization = basic;
+    const auth = basic(account.credentials);
+    if (auth) headers.authorization = auth;
     let res: Dispatcher.ResponseData;
     try {
       res = await this.dispatcher.request({
@@ -153,7 +171,7 @@ export class TokenAuth {
     );
     const lifetime = (expiresIn ?? DEFAULT_EXPIRES_IN_S) * 1000;
     const header = `Bearer ${token}`;
-    this.tokens.set(scope, {
+    this.tokens.set(key, {
       header,
       expiresAt: Date.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2),
     });

@@ -3,8 +3,11 @@ import type { BackoffPolicy } from "../async/backoff.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { tokenAuth } from "./auth-interceptor.js";
+import { type BreakerOptions, CircuitBreaker } from "./circuit-breaker.js";
+import { CredentialPool } from "./credential-pool.js";
 import { RETRY_BACKOFF, retry } from "./retry.js";
-import { TokenAuth } from "./token-auth.js";
+import { defaultTokenRealms, realmPolicy, ssrfGuard } from "./ssrf-guard.js";
+import { type Credentials, TokenAuth } from "./token-auth.js";
 import { type RateLimit, upstreamMetrics } from "./upstream-metrics.js";
 
 export interface UpstreamOptions {
@@ -17,6 +20,17 @@ export interface UpstreamOptions {
   headersTimeout: number;
   bodyTimeout: number;
   retries: number;
+  /** More accounts, after `username`/`password` (if set); see CredentialPool for how one is chosen. */
+  credentials?: Credentials[] | undefined;
+  /**
+   * Origins (or URLs) a `WWW-Authenticate` realm may point to besides the upstream's own host name; unset, the
+   * well-known one of the upstream (auth.docker.io for registry-1.docker.io).
+   */
+  tokenRealms?: string[] | undefined;
+  /** Follow redirects to private, loopback and link-local addresses on other hosts than the upstream's. */
+  allowPrivateRedirects?: boolean | undefined;
+  /** Fail fast while the upstream is down; unset, no breaker. */
+  breaker?: BreakerOptions | undefined;
 }
 
 export interface TransportDeps {
@@ -47,33 +61,61 @@ function makeAgent(o: UpstreamOptions): Dispatcher {
     : new Agent(opts);
 }
 
+export type UpstreamState = "up" | "down" | "limited";
+
+/** The value of hubmirror_upstream_state for each state. */
+export const UPSTREAM_STATE: Record<UpstreamState, number> = { up: 0, down: 1, limited: 2 };
+
 export interface Transport {
   /** Send requests through this; `kind` and `scope` in the options label and authorize them. */
   dispatcher: Dispatcher;
+  pool: CredentialPool;
+  /** RegistryClient admits each request through it. */
+  breaker: CircuitBreaker | undefined;
+  /** Down while the circuit is open, limited while every account rests after a 429. */
+  state(): UpstreamState;
   close(): Promise<void>;
 }
 
 /**
- * The upstream transport as undici interceptors, innermost first: metrics count every request on the wire
- * (401s, redirect hops and retries included); auth adds the registry's token and retries once after a 401;
- * redirect follows the Hub's 307 to its CDN, and undici drops Authorization when the origin changes, so the
- * CDN never sees a token; retry, outermost, replays a whole failed request, so a retried blob GET gets a
- * freshly signed CDN URL.
+ * The upstream transport as undici interceptors, innermost first: the SSRF guard refuses hops to private
+ * addresses before any connection; metrics count every request on the wire (401s, 429s, redirect hops and
+ * retries included); auth adds an account's token, retries once after a 401 and as another account after a
+ * 429; redirect follows the Hub's 307 to its CDN, and undici drops Authorization when the origin changes, so
+ * the CDN never sees a token; retry, outermost, replays a whole failed request, so a retried blob GET gets a
+ * freshly signed CDN URL. The circuit breaker sits above all, in RegistryClient, so a request counts once.
  */
 export function createTransport(o: UpstreamOptions, deps: TransportDeps): Transport {
   const agent = makeAgent(o);
-  const credentials = o.username ? { username: o.username, password: o.password ?? "" } : undefined;
+  const base = new URL(o.url);
+  const accounts = [
+    ...(o.username ? [{ username: o.username, password: o.password ?? "" }] : []),
+    ...(o.credentials ?? []),
+  ];
+  const pool = new CredentialPool(accounts, o.registry, deps.metrics);
+  const realms = realmPolicy(base, o.tokenRealms ?? defaultTokenRealms(base));
   // The token server is reached without the interceptors: it is no registry and has its own errors.
-  const auth = new TokenAuth(agent, credentials, deps.log, o.headersTimeout);
+  const auth = new TokenAuth(agent, deps.log, o.headersTimeout, realms);
+  const breaker = o.breaker && new CircuitBreaker(o.registry, o.breaker);
+  const state = (): UpstreamState =>
+    breaker && breaker.state !== "closed" ? "down" : pool.limited ? "limited" : "up";
+  const readState = () => UPSTREAM_STATE[state()];
+  deps.metrics.upstreamStates.set(o.registry, readState);
   const dispatcher = agent.compose(
+    ssrfGuard(base, o.allowPrivateRedirects ?? false),
     upstreamMetrics({
       registry: o.registry,
       metrics: deps.metrics,
       onRateLimit: deps.onRateLimit ?? (() => {}),
     }),
-    tokenAuth(new URL(o.url).origin, auth),
+    tokenAuth(base.origin, auth, pool),
     interceptors.redirect({ maxRedirections: MAX_REDIRECTS }),
     retry({ retries: o.retries, policy: deps.backoff ?? RETRY_BACKOFF, log: deps.log }),
   );
-  return { dispatcher, close: () => agent.close() };
+  const close = () => {
+    if (deps.metrics.upstreamStates.get(o.registry) === readState)
+      deps.metrics.upstreamStates.delete(o.registry);
+    return agent.close();
+  };
+  return { dispatcher, pool, breaker, state, close };
 }

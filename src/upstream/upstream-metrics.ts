@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 import type { Metrics } from "../metrics/metrics.js";
+import { parseRateLimit } from "./credential-pool.js";
 import { first, type UpstreamDispatchOptions } from "./dispatch-options.js";
 
 export interface RateLimit {
@@ -12,12 +13,6 @@ export interface UpstreamMetricsOptions {
   registry: string;
   metrics: Metrics;
   onRateLimit: (r: RateLimit) => void;
-}
-
-/** `100;w=21600` → 100. */
-function parseRateLimit(v: string | undefined): number | undefined {
-  const n = v ? Number.parseInt(v, 10) : Number.NaN;
-  return Number.isFinite(n) ? n : undefined;
 }
 
 /** Counts one request on the wire: every attempt, 401 and redirect hop, with status 0 when nothing answered. */
@@ -47,10 +42,10 @@ class MetricsHandler implements Dispatcher.DispatchHandler {
   ): void {
     this.answered = true;
     this.count(status);
-    const remaining = parseRateLimit(first(headers["ratelimit-remaining"]));
+    const remaining = parseRateLimit(first(headers["ratelimit-remaining"])).value;
     if (remaining !== undefined) {
       this.o.metrics.rateLimitRemaining.set({ registry: this.o.registry }, remaining);
-      this.o.onRateLimit({ limit: parseRateLimit(first(headers["ratelimit-limit"])), remaining });
+      this.o.onRateLimit({ limit: parseRateLimit(first(headers["ratelimit-limit"])).value, remaining });
     }
     this.handler.onResponseStart?.(controller, status, headers, message);
   }
