@@ -35,6 +35,8 @@ export class BlobMismatchError extends RegistryError {
 }
 
 const RESUME_BACKOFF = { baseMs: 250, maxMs: 5000 };
+/** Read size when feeding object storage from the spool. */
+const UPLOAD_CHUNK = 1 << 20;
 const RESUMABLE_CODES = new Set(["UPSTREAM_UNAVAILABLE", "UPSTREAM_ERROR", "TOOMANYREQUESTS"]);
 
 function resumable(err: unknown): boolean {
@@ -101,10 +103,10 @@ export class BlobFill {
         readPath = spoolPath;
       }
       this.readHandle = await open(readPath, "r");
-      const sink = async (batch: Buffer[], offset: number) => {
-        await writer.write(batch);
-        if (spool) await spool.writev(batch, offset);
-      };
+      const spooled = spool;
+      const sink = spooled
+        ? async (batch: Buffer[], offset: number) => void (await spooled.writev(batch, offset))
+        : (batch: Buffer[]) => writer.write(batch);
       const tail = new FillTail(sink, this.readHandle);
       this.tail = tail;
       const hash = createHash(digestAlgorithm(digest));
@@ -118,6 +120,10 @@ export class BlobFill {
       this.verified = true;
       this.wake();
       await tail.drain();
+      // Storage without a local file (object storage) gets the blob from the spool once it is verified, as
+      // Distribution stores after serving: the download and its clients never wait for the upload (on a 2-core
+      // machine uploading alongside slowed cold pulls by a third), and a lying upstream costs no upload at all.
+      if (spooled) await this.upload(writer, this.readHandle);
       await writer.commit();
       this.state = "committed";
     } catch (err) {
@@ -132,6 +138,19 @@ export class BlobFill {
       await spool?.close();
       if (spoolPath) await rm(spoolPath, { force: true });
       this.wake();
+    }
+  }
+
+  /** Copies the whole spooled blob to the storage writer, one reused buffer at a time. */
+  private async upload(writer: FileWriter, file: FileHandle): Promise<void> {
+    const size = this.size ?? 0;
+    const buf = Buffer.allocUnsafeSlow(UPLOAD_CHUNK);
+    for (let pos = 0; pos < size; ) {
+      const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, size - pos), pos);
+      if (bytesRead === 0) throw new Error(`spool of ${this.o.digest} ended at ${pos} of ${size} bytes`);
+      // The writer is done with the bytes when write() resolves, so the buffer is reused.
+      await writer.write(buf.subarray(0, bytesRead));
+      pos += bytesRead;
     }
   }
 

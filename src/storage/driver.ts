@@ -38,7 +38,10 @@ export interface FileInfo {
 }
 
 export interface FileWriter {
-  /** Appends the bytes; several buffers are written as one (writev), without concatenating them. */
+  /**
+   * Appends the bytes; several buffers are written as one (writev), without concatenating them. The caller may
+   * reuse the buffers once the promise resolved.
+   */
   write(data: Buffer | readonly Buffer[]): Promise<void>;
   /** Bytes written so far. */
   readonly size: number;
