@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
+import { RegistryError } from "../errors/oci-errors.js";
 import type { CredentialPool, Member } from "./credential-pool.js";
 import { first, headerRecord, type UpstreamDispatchOptions } from "./dispatch-options.js";
 import { type Replay, ReplayHandler } from "./replay-handler.js";
@@ -39,7 +40,16 @@ class AuthHandler extends ReplayHandler {
   }
 
   readonly authorize: Replay = async (signal) => {
-    this.sent = await this.auth.authorization(this.member ?? this.pool.anonymous, this.scope, signal);
+    const member = this.member ?? this.pool.anonymous;
+    try {
+      this.sent = await this.auth.authorization(member, this.scope, signal);
+    } catch (err) {
+      // The token server's own 429 rests the account as the registry's would.
+      if (!(err instanceof RegistryError && err.code === "TOOMANYREQUESTS")) throw err;
+      this.pool.cool(member, { "retry-after": err.headers["Retry-After"] });
+      if (!this.switchMember()) throw err;
+      return this.authorize(signal);
+    }
     const headers = headerRecord(this.opts.headers);
     if (this.sent) headers.authorization = this.sent;
     return { ...this.opts, headers };

@@ -17,6 +17,8 @@ const creds = (...names: string[]) => names.map((username) => ({ username, passw
 describe("credential pool", () => {
   let registry: TestServer;
   let accounts: Record<string, Account> = {};
+  /** Accounts the token server itself refuses with 429. */
+  let tokenRefused = new Set<string>();
   let transports: Transport[] = [];
   /** Who each request on the registry was sent as, in order (the 401s of the token dance left out). */
   const sentAs = () =>
@@ -29,6 +31,7 @@ describe("credential pool", () => {
       if (url.pathname === "/token") {
         const basic = req.headers.authorization?.replace(/^Basic /, "");
         const user = basic ? Buffer.from(basic, "base64").toString().split(":")[0] : "anonymous";
+        if (tokenRefused.has(user as string)) return reply(res, 429, { "retry-after": "120" }, "slow down");
         return reply(res, 200, {}, JSON.stringify({ token: `tok-${user}`, expires_in: 300 }));
       }
       const user = /^Bearer tok-(.+)$/.exec(req.headers.authorization ?? "")?.[1];
@@ -84,6 +87,18 @@ describe("credential pool", () => {
     );
     const text = await metrics.registry.metrics();
     assert.ok(!text.includes("pw-"), "no password in /metrics");
+  });
+
+  it("a 429 from the token server rests the account too, and the request goes as another", async () => {
+    accounts = { free: { status: 200, remaining: 10 }, anonymous: { status: 200 } };
+    tokenRefused = new Set(["tokenbusy"]);
+    try {
+      const t = open(["tokenbusy", "free"]);
+      assert.deepEqual(await get(t), { status: 200, body: "hello free" });
+      assert.ok(t.pool.cooling("tokenbusy"));
+    } finally {
+      tokenRefused = new Set();
+    }
   });
 
   it("rests until Retry-After, else the end of the ratelimit-limit window, else a default", () => {
