@@ -57,8 +57,8 @@ const settings = {
   allowPrivateRedirects: z.boolean().optional(),
   breaker: z
     .strictObject({
-      /** Consecutive failures that open the breaker; 0 turns it off. */
-      failures: z.number().int().min(0).max(1000).default(5),
+      /** Consecutive failures that open the breaker; 0 (the default) turns it off. */
+      failures: z.number().int().min(0).max(1000).default(0),
       /** How long it stays open before a probe may close it. */
       openFor: duration.prefault("30s"),
     })
@@ -191,7 +191,9 @@ function resolve({ registry, settings: s }: Merged, tagTtl: number): UpstreamCon
     hosts: s.hosts ?? [],
     tokenRealms: [...new Set([new URL(url).origin, ...knownRealms, ...(s.tokenRealms ?? [])])],
     allowPrivateRedirects: s.allowPrivateRedirects ?? false,
-    breaker: { failures: s.breaker?.failures ?? 5, openForMs: s.breaker?.openFor ?? 30_000 },
+    // Off unless configured: while open it also fails a download's Range resumes, so a registry restarted
+    // mid-blob within openFor costs the download (resumes should wait for the probe first; not yet).
+    breaker: { failures: s.breaker?.failures ?? 0, openForMs: s.breaker?.openFor ?? 30_000 },
   };
 }
 

@@ -13,7 +13,7 @@ describe("upstreams configuration", () => {
     assert.deepEqual(hub?.tokenRealms, ["https://registry-1.docker.io", "https://auth.docker.io"]);
     assert.deepEqual(hub?.credentials, []);
     assert.equal(hub?.tagTtl, 300_000);
-    assert.deepEqual(hub?.breaker, { failures: 5, openForMs: 30_000 });
+    assert.deepEqual(hub?.breaker, { failures: 0, openForMs: 30_000 });
     assert.equal(hub?.allowPrivateRedirects, false);
   });
 

@@ -29,7 +29,7 @@ export interface UpstreamOptions {
   tokenRealms?: string[] | undefined;
   /** Follow redirects to private, loopback and link-local addresses on other hosts than the upstream's. */
   allowPrivateRedirects?: boolean | undefined;
-  /** Fail fast while the upstream is down; unset, no breaker. */
+  /** Fail fast while the upstream is down; unset or 0 failures, no breaker. */
   breaker?: BreakerOptions | undefined;
 }
 
@@ -96,7 +96,7 @@ export function createTransport(o: UpstreamOptions, deps: TransportDeps): Transp
   const realms = realmPolicy(base, o.tokenRealms ?? defaultTokenRealms(base));
   // The token server is reached without the interceptors: it is no registry and has its own errors.
   const auth = new TokenAuth(agent, deps.log, o.headersTimeout, realms);
-  const breaker = o.breaker && new CircuitBreaker(o.registry, o.breaker);
+  const breaker = o.breaker && o.breaker.failures > 0 ? new CircuitBreaker(o.registry, o.breaker) : undefined;
   const state = (): UpstreamState =>
     breaker && breaker.state !== "closed" ? "down" : pool.limited ? "limited" : "up";
   const readState = () => UPSTREAM_STATE[state()];
