@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { request } from "undici";
 import { ConnectionTrap } from "../fakes/connection-trap.js";
-import { pushImage, type TestImage } from "../fixtures/images.js";
+import { makeBlobImage, pushImage, type TestImage } from "../fixtures/images.js";
 import { startUpstreamRegistry, type UpstreamRegistry } from "../fixtures/upstream-registry.js";
 import { startMirrorProcess, type TempMirrorProcess } from "../mirror-process.js";
 import { Clients, type Hub, startHub } from "./stack.js";
@@ -31,7 +31,7 @@ let clients: Clients;
 /** skopeo's copies, under its dir (deleted with it). */
 let copies: string;
 /** registry.b.test's images; its `shared/app` is single-platform OCI, the hub's a Docker v2 image. */
-let onB: Record<"index" | "list" | "single" | "shared", TestImage>;
+let onB: Record<"index" | "list" | "single" | "shared" | "only", TestImage>;
 let sharedOnHub: TestImage;
 const started: { stop(): Promise<void> }[] = [];
 
@@ -49,6 +49,7 @@ before(
       list: renamed(c["docker-list"], "team/docker-list"),
       single: renamed(c.busybox, "team/busybox"),
       shared: renamed(c.oci, "shared/app"),
+      only: renamed(await makeBlobImage(4096), "team/only-on-b"), // a layer the hub doesn't have
     };
     sharedOnHub = renamed(c["docker-v2"], "shared/app");
     for (const img of Object.values(onB)) await pushImage(regB.url, img.repo, "latest", img);
@@ -157,6 +158,12 @@ describe("many upstreams on one port, with real clients", { timeout: 300_000 }, 
     await clients.containerd.removeImage(hubRef);
     const byHost = await getByHost(`/v2/${onB.shared.repo}/manifests/latest`, onB.shared.manifest.mediaType);
     assert.equal(sha256(byHost), onB.shared.manifest.digest);
+    // A blob cached from registry.b.test is not served as docker.io's: the hub is asked, and has none.
+    const layer = onB.only.blobs.at(-1)?.digest;
+    assert.equal(sha256(await getByHost(`/v2/${onB.only.repo}/blobs/${layer}`, "*/*")), layer);
+    const res = await request(`${mirror.process.url}/v2/${onB.only.repo}/blobs/${layer}?ns=docker.io`);
+    assert.equal(res.statusCode, 404);
+    assert.match(await res.body.text(), /BLOB_UNKNOWN/);
   });
 
   test("an unconfigured registry is refused, and nothing is dialled", async () => {
