@@ -9,6 +9,7 @@ import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { request } from "undici";
+import { resolveToLoopback } from "../clients/netns.js";
 import { ConnectionTrap } from "../fakes/connection-trap.js";
 import { makeBlobImage, pushImage, type TestImage } from "../fixtures/images.js";
 import { startUpstreamRegistry, type UpstreamRegistry } from "../fixtures/upstream-registry.js";
@@ -66,6 +67,7 @@ before(
     clients = await Clients.start(mirror.process.url, { registries: [B, EVIL] });
     started.push(clients);
     copies = await mkdtemp(join(clients.skopeo.dir, "copies-"));
+    started.push({ stop: await resolveToLoopback([B_HOST]) }); // for skopeo, by the name b-mirror.test
   },
   { timeout: 120_000 },
 );
@@ -128,8 +130,10 @@ describe("many upstreams on one port, with real clients", { timeout: 300_000 }, 
     }
   });
 
-  test("(c) Host: b-mirror.test routes to registry.b.test", async () => {
+  test("(c) Host: b-mirror.test routes to registry.b.test: skopeo by that name, and raw GETs", async () => {
     const img = onB.shared;
+    const ref = `${B_HOST}:${mirror.process.port}/${img.repo}:latest`;
+    await served(B, img, () => clients.skopeo.copyDirect(ref, join(copies, "by-host")));
     await served(B, img, async () => {
       const manifest = await getByHost(`/v2/${img.repo}/manifests/latest`, img.manifest.mediaType);
       const layer = img.blobs.at(-1);
