@@ -17,6 +17,26 @@ import { Daemon, exec, removeTree, tempDir } from "./proc.js";
 export interface ContainerdOptions {
   /** e.g. `http://127.0.0.1:5000`, written as the docker.io mirror in `hostsDir/docker.io/hosts.toml`. */
   mirrorUrl: string;
+  /**
+   * More registries (`registry.b.test`, `ghcr.io`) with `mirrorUrl` as their mirror too, each in its own
+   * `hostsDir/REGISTRY/hosts.toml` with `server = "https://REGISTRY"`: containerd then asks the mirror with
+   * `?ns=REGISTRY`.
+   */
+  registries?: readonly string[];
+}
+
+/** Writes `hostsDir/REGISTRY/hosts.toml`: `server`, and `mirrorUrl` as a pull/resolve host in front of it. */
+export async function writeHostsToml(
+  hostsDir: string,
+  registry: string,
+  mirrorUrl: string,
+  server = `https://${registry}`,
+): Promise<void> {
+  await mkdir(join(hostsDir, registry), { recursive: true });
+  await writeFile(
+    join(hostsDir, registry, "hosts.toml"),
+    [`server = "${server}"`, `[host."${mirrorUrl}"]`, '  capabilities = ["pull", "resolve"]', ""].join("\n"),
+  );
 }
 
 export interface PullOptions {
@@ -56,16 +76,8 @@ export class Containerd {
       ].join("\n"),
     );
     const hostsDir = join(dir, "hosts.d");
-    await mkdir(join(hostsDir, "docker.io"), { recursive: true });
-    await writeFile(
-      join(hostsDir, "docker.io", "hosts.toml"),
-      [
-        'server = "https://registry-1.docker.io"',
-        `[host."${opts.mirrorUrl}"]`,
-        '  capabilities = ["pull", "resolve"]',
-        "",
-      ].join("\n"),
-    );
+    await writeHostsToml(hostsDir, "docker.io", opts.mirrorUrl, "https://registry-1.docker.io");
+    for (const registry of opts.registries ?? []) await writeHostsToml(hostsDir, registry, opts.mirrorUrl);
     const daemon = Daemon.spawn(
       "containerd",
       "containerd",
@@ -87,7 +99,10 @@ export class Containerd {
     return exec("ctr", ["--address", this.socket, ...args]);
   }
 
-  /** Pulls a fully qualified docker.io ref (`docker.io/library/x:tag`) through the hosts.toml mirror. */
+  /**
+   * Pulls a fully qualified ref (`docker.io/library/x:tag`, or one of `registries`) through its hosts.toml
+   * mirror.
+   */
   async pullViaHostsDir(ref: string, opts: PullOptions = {}): Promise<string> {
     await this.ctr(["images", "pull", "--hosts-dir", this.hostsDir, ...platformArgs(opts), ref]);
     return this.imageDigest(ref);

@@ -2,6 +2,9 @@
 // fails, so they may only run where loopback is the sole interface (see test/netns-run.sh).
 import { AssertionError } from "node:assert";
 import { readFileSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { exec, removeTree, tempDir } from "./proc.js";
 
 /**
  * The interfaces of this process's network namespace. Read from /proc/self/net/dev rather than
@@ -27,4 +30,21 @@ export function assertLoopbackOnly(): void {
     expected: ["lo"],
     operator: "deepStrictEqual",
   });
+}
+
+/**
+ * Makes `names` resolve to 127.0.0.1 for every process of this mount namespace: bind-mounts a copy of /etc/hosts
+ * with them added over /etc/hosts. Only inside test/netns-run.sh (its mount namespace is private, so the host's
+ * /etc/hosts is untouched); resolves with the undo.
+ */
+export async function resolveToLoopback(names: readonly string[]): Promise<() => Promise<void>> {
+  assertLoopbackOnly();
+  const dir = await tempDir("hosts");
+  const file = join(dir, "hosts");
+  await writeFile(file, `${await readFile("/etc/hosts", "utf8")}\n127.0.0.1 ${names.join(" ")}\n`);
+  await exec("mount", ["--bind", file, "/etc/hosts"]);
+  return async () => {
+    await exec("umount", ["/etc/hosts"]);
+    await removeTree(dir);
+  };
 }

@@ -15,6 +15,8 @@ import { writeRegistriesConf } from "./registries-conf.js";
 export interface PodmanOptions {
   /** e.g. `http://127.0.0.1:5000`: written as the docker.io mirror of a private registries.conf. */
   mirrorUrl: string;
+  /** Registries (`registry.b.test`) mirrored through `mirrorUrl/REGISTRY` (see writeRegistriesConf). */
+  prefixed?: readonly string[];
 }
 
 export class Podman {
@@ -26,7 +28,7 @@ export class Podman {
   static async create(opts: PodmanOptions): Promise<Podman> {
     const dir = await tempDir("podman");
     const registriesConf = join(dir, "registries.conf");
-    await writeRegistriesConf(registriesConf, opts.mirrorUrl);
+    await writeRegistriesConf(registriesConf, opts.mirrorUrl, opts.prefixed);
     return new Podman(dir, { ...process.env, CONTAINERS_REGISTRIES_CONF: registriesConf });
   }
 

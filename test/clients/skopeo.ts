@@ -14,6 +14,8 @@ import { writeRegistriesConf } from "./registries-conf.js";
 export interface SkopeoOptions {
   /** e.g. `http://127.0.0.1:5000`: written as the docker.io mirror of a private registries.conf. */
   mirrorUrl: string;
+  /** Registries (`registry.b.test`) mirrored through `mirrorUrl/REGISTRY` (see writeRegistriesConf). */
+  prefixed?: readonly string[];
 }
 
 /** The fields of `skopeo inspect` the tests use. */
@@ -36,7 +38,7 @@ export class Skopeo {
   static async create(opts: SkopeoOptions): Promise<Skopeo> {
     const dir = await tempDir("skopeo");
     const registriesConf = join(dir, "registries.conf");
-    await writeRegistriesConf(registriesConf, opts.mirrorUrl);
+    await writeRegistriesConf(registriesConf, opts.mirrorUrl, opts.prefixed);
     return new Skopeo(dir, registriesConf);
   }
 
@@ -50,7 +52,10 @@ export class Skopeo {
     return this.copy(["--src-tls-verify=false", `docker://${srcRef}`, `dir:${destDir}`]);
   }
 
-  /** Copies a docker.io ref (`busybox:latest`, `docker.io/library/x:tag`) through the mirror into `dir:destDir`. */
+  /**
+   * Copies a docker.io ref (`busybox:latest`, `docker.io/library/x:tag`), or one of a `prefixed` registry, through
+   * the mirror into `dir:destDir`.
+   */
   copyViaMirror(ref: string, destDir: string): Promise<string> {
     return this.copy([`docker://${ref}`, `dir:${destDir}`]);
   }

@@ -63,14 +63,19 @@ export class Clients {
     readonly skopeo: Skopeo,
   ) {}
 
-  /** Starts them in parallel; if one fails, stops the others. */
-  static async start(mirrorUrl: string): Promise<Clients> {
+  /**
+   * Starts them in parallel; if one fails, stops the others. `registries` (`registry.b.test`) are mirrored too:
+   * by containerd through `ns` (a hosts.toml each), by podman and skopeo through a path prefix
+   * (`mirror/REGISTRY`); dockerd mirrors docker.io only.
+   */
+  static async start(mirrorUrl: string, opts: { registries?: readonly string[] } = {}): Promise<Clients> {
     assertLoopbackOnly();
+    const { registries = [] } = opts;
     const started = await Promise.allSettled([
       Dockerd.start({ mirrorUrl }),
-      Containerd.start({ mirrorUrl }),
-      Podman.create({ mirrorUrl }),
-      Skopeo.create({ mirrorUrl }),
+      Containerd.start({ mirrorUrl, registries }),
+      Podman.create({ mirrorUrl, prefixed: registries }),
+      Skopeo.create({ mirrorUrl, prefixed: registries }),
     ] as const);
     const [d, c, p, s] = started;
     if (
