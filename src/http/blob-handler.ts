@@ -61,6 +61,6 @@ export async function handleBlob(s: Services, ctx: RepoContext): Promise<void> {
     await blob.send({ start, length, begin, sink });
     if (!res.writableEnded) res.end();
   } finally {
-    s.metrics.servedBytes.inc({ kind: "blob" }, ctx.bytes);
+    s.metrics.servedBytes.inc({ kind: "blob", registry: ctx.key.registry }, ctx.bytes);
   }
 }

@@ -49,6 +49,6 @@ export async function handleManifest(s: Services, ctx: RepoContext): Promise<voi
     ctx.res.end();
     return;
   }
-  s.metrics.servedBytes.inc({ kind: "manifest" }, m.body.length);
+  s.metrics.servedBytes.inc({ kind: "manifest", registry: ctx.key.registry }, m.body.length);
   ctx.res.end(m.body);
 }

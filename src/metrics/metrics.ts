@@ -44,9 +44,12 @@ export class Metrics {
     "Blob and manifest lookups by result: hit, miss (fetched upstream), joined (an in-flight fetch), redirect, stale",
     ["kind", "result"] as const,
   );
-  readonly servedBytes = counter(this.r, "hubmirror_served_bytes_total", "Body bytes sent to clients", [
-    "kind",
-  ] as const);
+  readonly servedBytes = counter(
+    this.r,
+    "hubmirror_served_bytes_total",
+    "Body bytes sent to clients, by kind and upstream registry",
+    ["kind", "registry"] as const,
+  );
   readonly upstreamRequests = counter(
     this.r,
     "hubmirror_upstream_requests_total",
