@@ -28,6 +28,12 @@ const POSITIVE = [
   "manifest.tag.p99",
   "manifest.digest.rps",
   "manifest.digest.p99",
+  "routing.tag.rps",
+  "routing.tag.p99",
+  "routing.prefix.rps",
+  "routing.prefix.p99",
+  "routing.ns.rps",
+  "routing.ns.p99",
   "skopeo.cold",
   "skopeo.warm",
   "s3.cold.mibs",
@@ -47,10 +53,12 @@ const COUNTS = [
   "manifest.tag.errors",
   "manifest.digest.upstream",
   "manifest.digest.errors",
+  "routing.upstream",
+  "routing.errors",
   "s3.cold.upstreamGets",
   "s3.fill.upstreamGets",
 ];
-const SCENARIOS = ["blob-cold", "blob-warm", "herd", "warm-clients", "manifests", "skopeo", "s3"];
+const SCENARIOS = ["blob-cold", "blob-warm", "herd", "warm-clients", "manifests", "routing", "skopeo", "s3"];
 const WITH_REFERENCE = [
   "cold.mibs",
   "cold.ttfb",
@@ -104,10 +112,20 @@ test("npm run bench -- --smoke: every row, both mirrors, sane numbers", { timeou
     }
     assert.equal(rows.get("manifest.tag.errors")?.hubmirror, 0);
     assert.equal(rows.get("manifest.digest.errors")?.hubmirror, 0);
+    // The routing rows are two hubmirrors: 6 upstreams (in `hubmirror`) and the run's, 1 upstream (`registry`).
+    for (const id of ["routing.errors", "routing.upstream"]) {
+      assert.deepEqual([rows.get(id)?.hubmirror, rows.get(id)?.registry], [0, 0], id);
+    }
+    assert.deepEqual(rows.get("routing.tag.rps")?.columns, {
+      a: "6 upstreams",
+      b: "1 upstream",
+      ratio: "6/1",
+    });
+    assert.match(stdout, /6 upstreams\s+1 upstream\s+6\/1/);
 
-    assert.equal(results.targets.length, 14);
+    assert.equal(results.targets.length, 15);
     for (const t of results.targets) assert.equal(typeof t.met, "boolean", t.target);
-    assert.match(stdout, /targets \(issue 4\):/);
+    assert.match(stdout, /targets \(issues 4 and 9\):/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

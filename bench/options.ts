@@ -10,6 +10,7 @@ export const SCENARIOS = [
   "herd",
   "warm-clients",
   "manifests",
+  "routing",
   "skopeo",
   "s3",
 ] as const;

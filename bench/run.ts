@@ -13,6 +13,7 @@ import { blobWarm } from "./scenarios/blob-warm.js";
 import { type Ctx, row, type ScenarioResult } from "./scenarios/common.js";
 import { herd } from "./scenarios/herd.js";
 import { manifests } from "./scenarios/manifests.js";
+import { routing } from "./scenarios/routing.js";
 import { s3 } from "./scenarios/s3.js";
 import { skopeo } from "./scenarios/skopeo.js";
 import { warmClients } from "./scenarios/warm-clients.js";
@@ -27,6 +28,7 @@ const SCENARIO_FNS: [Scenario, (ctx: Ctx) => Promise<ScenarioResult>][] = [
   ["herd", herd],
   ["warm-clients", warmClients],
   ["manifests", manifests],
+  ["routing", routing], // a second hubmirror of its own, with 6 upstreams, against the run's
   ["skopeo", skopeo],
   ["s3", s3], // its own mirrors on object storage
 ];
