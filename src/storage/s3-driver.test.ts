@@ -12,9 +12,9 @@ import {
   DeleteBucketCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
-  S3Client,
+  type S3Client,
 } from "@aws-sdk/client-s3";
-import { type Radosgw, startRadosgw } from "../../test/fixtures/radosgw.js";
+import { type Radosgw, s3Client, startRadosgw } from "../../test/fixtures/radosgw.js";
 import { freePort } from "../../test/fixtures/upstream-registry.js";
 import { runBlobStoreSuite } from "../store/blob-store-suite.js";
 import { PathNotFoundError } from "./driver.js";
@@ -48,12 +48,7 @@ const uploadsIn = async (bucket: string) =>
 
 before(async () => {
   rgw = await startRadosgw();
-  admin = new S3Client({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
-  });
+  admin = s3Client(rgw);
 });
 after(async () => {
   admin?.destroy();
