@@ -3,11 +3,15 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { adminApi } from "./admin/admin-api.js";
+import { ADMIN_ROUTES } from "./admin/routes.js";
 import type { Config } from "./config/schema.js";
 import { ConnectionTracker } from "./http/connections.js";
 import type { Services } from "./http/context.js";
 import { createRegistryServer } from "./http/server.js";
 import { redirectPolicy } from "./http/user-agent.js";
+import { InUse } from "./lifecycle/in-use.js";
+import { Lifecycle } from "./lifecycle/lifecycle.js";
 import { createLogger, type Logger } from "./log/logger.js";
 import { SqliteStore } from "./metadata/sqlite-store.js";
 import type { MetadataStore } from "./metadata/store.js";
@@ -34,6 +38,7 @@ export interface App {
   url: string;
   metrics: Metrics;
   meta: MetadataStore;
+  lifecycle: Lifecycle;
   log: Logger;
   /** Stops accepting, lets transfers finish within shutdownTimeout, aborts the rest, closes the database. */
   close(): Promise<void>;
@@ -72,7 +77,15 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     })),
   );
   let offloader: Offloader | undefined;
-  const store = new LocalBlobStore({ ...tiers, index: meta, onCommit: () => offloader?.nudge() });
+  let lifecycle: Lifecycle | undefined;
+  const store = new LocalBlobStore({
+    ...tiers,
+    index: meta,
+    onCommit: (_digest, size) => {
+      offloader?.nudge();
+      lifecycle?.onCommit(size);
+    },
+  });
   if (tiers.offload) {
     const o = config.offload;
     offloader = new Offloader({
@@ -88,8 +101,11 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const links = new RepoLinks(meta, log);
   // Aborted when shutdown gives up waiting: downloads stop and commit nothing.
   const aborter = new AbortController();
+  const inUse = new InUse();
   const blobs = new ProxyBlobStore({
     store,
+    inUse,
+    maxSize: config.cache.maxSize,
     links,
     meta,
     signal: aborter.signal,
@@ -98,25 +114,39 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     metrics,
     log,
   });
+  const manifests = new ProxyManifestStore({
+    store,
+    links,
+    meta,
+    tagTtl: (registry) => upstreams.settings(registry).tagTtl,
+    staleAfter: config.cache.staleAfter,
+    memoryBytes: MANIFEST_MEMORY_BYTES,
+    metrics,
+    log,
+  });
+  lifecycle = new Lifecycle({
+    config,
+    store,
+    meta,
+    blobs,
+    manifests,
+    upstreams,
+    inUse,
+    // The filesystem driver's root ("/" of its paths), whose disk the free-space mark watches.
+    diskPath: tiers.primary.localFile?.("/blobs/x").replace(/\/blobs\/x$/, ""),
+    metrics,
+    log,
+  });
   const services: Services = {
     blobs,
-    manifests: new ProxyManifestStore({
-      store,
-      links,
-      meta,
-      tagTtl: (registry) => upstreams.settings(registry).tagTtl,
-      staleAfter: config.cache.staleAfter,
-      memoryBytes: MANIFEST_MEMORY_BYTES,
-      metrics,
-      log,
-    }),
+    manifests,
     tags: new ProxyTagStore(meta),
     meta,
     upstreams,
     metrics,
     mayRedirect: redirectPolicy(config.storage.redirect.directUserAgents),
   };
-  const server = createRegistryServer(services, log);
+  const server = createRegistryServer(services, log, adminApi(lifecycle, config.admin.token, ADMIN_ROUTES));
   const connections = new ConnectionTracker(server);
   const { host, port } = splitHostPort(config.listen);
   await new Promise<void>((ok, fail) => {
@@ -127,6 +157,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     });
   });
   offloader?.start();
+  lifecycle.start();
   const flusher = setInterval(() => {
     meta.flush().catch((err: Error) => log.warn({ err: err.message }, "metadata flush failed"));
   }, FLUSH_INTERVAL_MS);
@@ -163,6 +194,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
         await closed;
       }
       await offloader?.stop();
+      await lifecycle?.stop();
       await Promise.all([tiers.primary.close?.(), tiers.offload?.close?.()]);
       await upstreams.close().catch(() => {});
       await meta.close();
@@ -170,5 +202,5 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     })();
     return closing;
   };
-  return { server, url, metrics, meta, log, close };
+  return { server, url, metrics, meta, lifecycle, log, close };
 }

@@ -19,6 +19,7 @@ export interface ConfigOverrides {
   storage?: string | undefined;
   redirect?: string | undefined;
   offload?: string | undefined;
+  maxSize?: string | undefined;
 }
 
 type Section = Record<string, unknown> | undefined;
@@ -87,6 +88,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   const storageUrl = pick(overrides.storage, "STORAGE");
   const redirect = pick(overrides.redirect, "REDIRECT");
   const offloadUrl = pick(overrides.offload, "OFFLOAD");
+  const maxSize = pick(overrides.maxSize, "MAX_SIZE");
   const merged: Record<string, unknown> = { ...raw };
   if (listen) merged.listen = listen;
   if (data) merged.data = data;
@@ -98,5 +100,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   if (redirect) storage.redirect = { ...(storage.redirect as Section), mode: redirect };
   if (storageUrl || redirect) merged.storage = storage;
   if (offloadUrl) merged.offload = { ...(raw.offload as Section), url: offloadUrl };
+  if (maxSize)
+    merged.cache = { ...(raw.cache as Section), maxSize: /^\d+$/.test(maxSize) ? Number(maxSize) : maxSize };
   return parseConfig(merged, file ?? "config");
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseImageRef } from "../reference/image-ref.js";
 import { parseStorageUrl } from "../storage/storage-url.js";
 import {
   checkUpstreams,
@@ -17,6 +18,20 @@ const storageUrl = z.string().superRefine((url, ctx) => {
     ctx.addIssue({ code: "custom", message: (err as Error).message });
   }
 });
+
+/** An image reference as `hubmirror pin` and `prefetch` take it. */
+const imageRef = z.string().superRefine((ref, ctx) => {
+  try {
+    parseImageRef(ref);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+  }
+});
+
+/** OS/ARCH[/VARIANT], as in an image index. */
+const platform = z
+  .string()
+  .regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'expected a platform like "linux/amd64"');
 
 /** Static object-storage credentials; without them the AWS chain (AWS_ACCESS_KEY_ID…, profiles) applies. */
 const s3Credentials = {
@@ -45,6 +60,49 @@ export const configSchema = z
         tagTtl: duration.prefault("5m"),
         /** Longest wait on an upstream revalidation before the cached copy is served instead. */
         staleAfter: duration.prefault("3s"),
+        /** The cache's size cap: least recently used content is evicted above it; none by default. */
+        maxSize: byteSize.optional(),
+        /** Filesystem storage: content is evicted while the disk has less free space than this. */
+        minFreeDisk: byteSize.optional(),
+        /** How often the cap and free space are checked besides after each new blob. */
+        evictionInterval: duration.prefault("1m"),
+        retention: z
+          .strictObject({
+            /** Tags no client pulled for this long are dropped; off by default. */
+            tags: duration.optional(),
+            /** Content (manifests and blobs) not accessed for this long is dropped; off by default. */
+            content: duration.optional(),
+            /** How often retention runs. */
+            interval: duration.prefault("1h"),
+          })
+          .prefault({}),
+        gc: z
+          .strictObject({
+            /** How often garbage collection runs in the background; 0 turns it off. */
+            interval: duration.prefault("6h"),
+            /** Unreferenced content used more recently than this is left alone (a pull may be using it). */
+            grace: duration.prefault("1h"),
+          })
+          .prefault({}),
+        /** Images never evicted, as `hubmirror pin` takes them: `library/ubuntu:22.04`, `ghcr.io/o/app@sha256:…`. */
+        pin: z.array(imageRef).default([]),
+      })
+      .prefault({}),
+    admin: z
+      .strictObject({
+        /** Bearer token for the admin API from other hosts; without it only loopback callers are admitted. */
+        token: z.string().min(16, "admin.token: use at least 16 characters").optional(),
+      })
+      .prefault({}),
+    prefetch: z
+      .strictObject({
+        /** Images kept warm: fetched at start and every `interval` (a moved tag brings its new content). */
+        images: z.array(imageRef).default([]),
+        /** Platforms of multi-platform images to fetch, e.g. linux/amd64; all by default. */
+        platforms: z.array(platform).default([]),
+        interval: duration.prefault("6h"),
+        /** Blobs downloaded at once by one prefetch. */
+        concurrency: z.number().int().min(1).max(32).default(4),
       })
       .prefault({}),
     storage: z

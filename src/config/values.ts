@@ -18,10 +18,10 @@ function withUnits(units: Record<string, number>, hint: string) {
   );
 }
 
-/** A duration as milliseconds, or a string like "300ms", "30s", "5m", "2h". */
+/** A duration as milliseconds, or a string like "300ms", "30s", "5m", "2h", "30d". */
 export const duration = withUnits(
-  { ms: 1, s: 1000, m: 60_000, h: 3_600_000 },
-  'expected a duration like "30s", "5m" or "250ms"',
+  { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 },
+  'expected a duration like "30s", "5m", "250ms" or "30d"',
 );
 
 /** A size in bytes, or a string like "512KiB", "10MiB", "200GiB". */

@@ -23,6 +23,8 @@ export const OCI_ERRORS = {
   UPSTREAM_UNAVAILABLE: { status: 503, message: "upstream registry unavailable" },
   UPSTREAM_ERROR: { status: 502, message: "upstream registry answered with an error" },
   STORAGE_UNAVAILABLE: { status: 503, message: "storage unavailable" },
+  /** Not an OCI code: a malformed admin API request (bad JSON, a missing field). */
+  REQUEST_INVALID: { status: 400, message: "invalid request" },
   UNKNOWN: { status: 500, message: "unknown error" },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -42,6 +42,7 @@ export type RouteName =
   | "tags"
   | "metrics"
   | "health"
+  | "admin"
   | "none";
 
 export type Handler = (s: Services, ctx: RequestContext) => Promise<void>;

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { Logger } from "../log/logger.js";
-import { compose } from "./compose.js";
+import { compose, type Middleware } from "./compose.js";
 import { RequestContext, type Services } from "./context.js";
 import { MeteredResponse } from "./metered-response.js";
 import {
@@ -15,8 +15,11 @@ import {
 } from "./middleware.js";
 import { ROUTES, router } from "./routes.js";
 
-/** The HTTP edge: the middleware onion, composed once, around the route table's handlers. */
-export function createRegistryServer(s: Services, log: Logger): Server {
+/**
+ * The HTTP edge: the middleware onion, composed once, around the route table's handlers. `admin` (the admin API)
+ * answers `/admin/` paths before the read-only registry layers see them.
+ */
+export function createRegistryServer(s: Services, log: Logger, admin?: Middleware<RequestContext>): Server {
   const run = compose(
     [
       accessLog(log),
@@ -24,6 +27,7 @@ export function createRegistryServer(s: Services, log: Logger): Server {
       settle,
       apiVersion,
       errors(log),
+      ...(admin ? [admin] : []),
       readOnly,
       router(ROUTES),
       repository(s.upstreams),

@@ -3,14 +3,17 @@ import type { Digest } from "../reference/reference.js";
 import { migrate, prepareStatements, type Row, SCHEMA } from "./sqlite-schema.js";
 import type {
   BlobRecord,
+  CacheUsage,
   ContentKind,
   Location,
   ManifestRecord,
   MetadataStore,
   OffloadPolicy,
   OffloadStatus,
+  Pin,
   RepoKey,
   TagRecord,
+  TagRef,
   UpstreamStatus,
 } from "./store.js";
 
@@ -21,6 +24,8 @@ export class SqliteStore implements MetadataStore {
   /** Uses not yet written: the latest time and how many. */
   private readonly accesses = new Map<string, { at: number; count: number }>();
   private readonly counterDeltas = new Map<string, number>();
+  /** Tag resolutions not yet written, by registry, repository and tag (NUL-separated). */
+  private readonly tagPulls = new Map<string, number>();
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -38,7 +43,7 @@ export class SqliteStore implements MetadataStore {
   }
 
   async putTag({ registry, repo }: RepoKey, tag: string, digest: Digest, checkedAt: number): Promise<void> {
-    this.stmt.putTag.run(registry, repo, tag, digest, checkedAt);
+    this.stmt.putTag.run(registry, repo, tag, digest, checkedAt, checkedAt);
   }
 
   async touchTag({ registry, repo }: RepoKey, tag: string, checkedAt: number): Promise<void> {
@@ -62,14 +67,10 @@ export class SqliteStore implements MetadataStore {
     const row = this.stmt.getBlob.get(digest) as Row | undefined;
     if (!row) return undefined;
     const pending = this.accesses.get(digest);
-    return {
-      digest,
-      size: row.size as number,
-      kind: row.kind as ContentKind,
-      location: row.location as Location,
-      lastAccess: Math.max(row.last_access as number, pending?.at ?? 0),
-      requests: (row.requests as number) + (pending?.count ?? 0),
-    };
+    const rec = blobRecord({ ...row, digest });
+    rec.lastAccess = Math.max(rec.lastAccess, pending?.at ?? 0);
+    rec.requests += pending?.count ?? 0;
+    return rec;
   }
 
   async putBlob(digest: Digest, size: number, kind: ContentKind): Promise<void> {
@@ -194,17 +195,169 @@ export class SqliteStore implements MetadataStore {
   }
 
   async flush(): Promise<void> {
-    if (this.accesses.size === 0 && this.counterDeltas.size === 0) return;
+    if (this.accesses.size === 0 && this.counterDeltas.size === 0 && this.tagPulls.size === 0) return;
     this.db.transaction(() => {
       for (const [digest, a] of this.accesses) this.stmt.touchBlob.run(a.at, a.count, digest);
       for (const [name, v] of this.counterDeltas) this.stmt.addCounter.run(name, v);
+      for (const [k, at] of this.tagPulls) this.stmt.touchTagPull.run(at, ...k.split("\0"));
     })();
     this.accesses.clear();
     this.counterDeltas.clear();
+    this.tagPulls.clear();
+  }
+
+  async cacheUsage(): Promise<CacheUsage> {
+    const out: CacheUsage = {
+      blobs: { count: 0, bytes: 0 },
+      manifests: { count: 0, bytes: 0 },
+      oldestAccess: undefined,
+    };
+    for (const r of this.stmt.usage.all() as Row[]) {
+      out[r.kind === "manifest" ? "manifests" : "blobs"] = {
+        count: r.count as number,
+        bytes: r.bytes as number,
+      };
+      const oldest = r.oldest as number;
+      out.oldestAccess = Math.min(out.oldestAccess ?? oldest, oldest);
+    }
+    return out;
+  }
+
+  async leastRecentlyUsed(
+    limit: number,
+    after?: { lastAccess: number; digest: Digest },
+  ): Promise<BlobRecord[]> {
+    const rows = this.stmt.lru.all(after?.lastAccess ?? -1, after?.digest ?? "", limit) as Row[];
+    return rows.map(blobRecord);
+  }
+
+  async listContent(limit: number, after?: Digest): Promise<BlobRecord[]> {
+    return (this.stmt.listContent.all(after ?? "", limit) as Row[]).map(blobRecord);
+  }
+
+  recordTagPull({ registry, repo }: RepoKey, tag: string, at: number): void {
+    const k = `${registry}\0${repo}\0${tag}`;
+    this.tagPulls.set(k, Math.max(this.tagPulls.get(k) ?? 0, at));
+  }
+
+  async tagsPulledBefore(before: number): Promise<TagRef[]> {
+    return (this.stmt.tagsPulledBefore.all(before) as Row[]).map(tagRef);
+  }
+
+  async tagsOf(digest: Digest): Promise<TagRef[]> {
+    return (this.stmt.tagsOf.all(digest) as Row[]).map(tagRef);
+  }
+
+  async tagRefs({ registry, repo }: RepoKey): Promise<TagRef[]> {
+    return (this.stmt.tagRefs.all(registry, repo) as Row[]).map(tagRef);
+  }
+
+  async deleteTag({ registry, repo }: RepoKey, tag: string): Promise<void> {
+    this.stmt.deleteTag.run(registry, repo, tag);
+  }
+
+  async putManifestRefs(digest: Digest, references: readonly Digest[]): Promise<void> {
+    this.db.transaction(() => {
+      // A manifest without references still gets a row (itself), so the backfill knows it was recorded.
+      for (const child of references.length > 0 ? references : [digest]) this.stmt.putRef.run(digest, child);
+    })();
+  }
+
+  async manifestChildren(digest: Digest): Promise<Digest[]> {
+    return (this.stmt.children.all(digest) as Row[])
+      .map((r) => r.child as Digest)
+      .filter((d) => d !== digest);
+  }
+
+  async manifestParents(digest: Digest): Promise<Digest[]> {
+    return (this.stmt.parents.all(digest) as Row[])
+      .map((r) => r.parent as Digest)
+      .filter((d) => d !== digest);
+  }
+
+  async deleteManifest(digest: Digest): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.deleteManifest.run(digest);
+      this.stmt.deleteRefs.run(digest);
+    })();
+  }
+
+  async manifestsWithoutRefs(limit: number): Promise<Digest[]> {
+    return (this.stmt.withoutRefs.all(limit) as Row[]).map((r) => r.digest as Digest);
+  }
+
+  async unlinkedContent(): Promise<BlobRecord[]> {
+    return (this.stmt.unlinked.all() as Row[]).map(blobRecord);
+  }
+
+  async unreferencedBlobs(before: number): Promise<BlobRecord[]> {
+    return (this.stmt.unreferenced.all(before) as Row[]).map(blobRecord);
+  }
+
+  async staleRows(): Promise<{ tags: TagRef[]; manifests: Digest[] }> {
+    return {
+      tags: (this.stmt.staleTags.all() as Row[]).map(tagRef),
+      manifests: (this.stmt.staleManifests.all() as Row[]).map((r) => r.digest as Digest),
+    };
+  }
+
+  async linkedRepositories(digest: Digest): Promise<RepoKey[]> {
+    return (this.stmt.linkedRepos.all(digest) as Row[]).map((r) => ({
+      registry: r.registry as string,
+      repo: r.repo as string,
+    }));
+  }
+
+  async deleteRepository({ registry, repo }: RepoKey): Promise<Digest[]> {
+    return this.db.transaction(() => {
+      const linked = (this.stmt.repoLinks.all(registry, repo) as Row[]).map((r) => r.digest as Digest);
+      this.stmt.deleteRepoTags.run(registry, repo);
+      this.stmt.deleteRepoLinks.run(registry, repo);
+      this.stmt.deleteRepoTagLists.run(registry, repo);
+      this.stmt.deleteRepo.run(registry, repo);
+      return linked;
+    })();
+  }
+
+  async addPin({ registry, repo, reference }: Pin): Promise<void> {
+    this.stmt.addPin.run(registry, repo, reference, Date.now());
+  }
+
+  async removePin({ registry, repo, reference }: Pin): Promise<boolean> {
+    return this.stmt.removePin.run(registry, repo, reference).changes > 0;
+  }
+
+  async listPins(): Promise<Pin[]> {
+    return (this.stmt.listPins.all() as Row[]).map((r) => ({
+      registry: r.registry as string,
+      repo: r.repo as string,
+      reference: r.reference as string,
+    }));
   }
 
   async close(): Promise<void> {
     await this.flush();
     this.db.close();
   }
+}
+
+function blobRecord(row: Row): BlobRecord {
+  return {
+    digest: row.digest as Digest,
+    size: row.size as number,
+    kind: row.kind as ContentKind,
+    location: row.location as Location,
+    lastAccess: row.last_access as number,
+    requests: row.requests as number,
+  };
+}
+
+function tagRef(row: Row): TagRef {
+  return {
+    registry: row.registry as string,
+    repo: row.repo as string,
+    tag: row.tag as string,
+    digest: row.digest as Digest,
+    lastPull: row.last_pull as number,
+  };
 }

@@ -94,11 +94,75 @@ export interface RepositoryLinks {
   isLinked(key: RepoKey, digest: Digest): Promise<boolean>;
 }
 
+/** A tag and the manifest it names. */
+export interface TagRef extends RepoKey {
+  tag: string;
+  digest: Digest;
+  /** Last time a client resolved the tag (ms since epoch); batched like access times. */
+  lastPull: number;
+}
+
+/** An image an operator pinned: a tag or a digest, whose content is never evicted. */
+export interface Pin extends RepoKey {
+  reference: string;
+}
+
+export interface CacheUsage {
+  blobs: CountAndBytes;
+  manifests: CountAndBytes;
+  /** Least recent access of anything stored; undefined when nothing is. */
+  oldestAccess: number | undefined;
+}
+
+/**
+ * What the cache lifecycle (eviction, retention, GC, purge, pins) reads and removes. Content is removed top-down
+ * (tags, then manifests, then what they reference), so no reader finds a record whose content is gone first.
+ */
+export interface LifecycleIndex {
+  cacheUsage(): Promise<CacheUsage>;
+  /** Stored content, least recently used first, after the cursor `(lastAccess, digest)`. */
+  leastRecentlyUsed(limit: number, after?: { lastAccess: number; digest: Digest }): Promise<BlobRecord[]>;
+  /** Stored content by digest, after `after`: a walk of the whole index in pages. */
+  listContent(limit: number, after?: Digest): Promise<BlobRecord[]>;
+  /** Buffers a tag's resolution by a client, for tag retention; flushed with the access times. */
+  recordTagPull(key: RepoKey, tag: string, at: number): void;
+  /** Tags no client resolved since `before`. */
+  tagsPulledBefore(before: number): Promise<TagRef[]>;
+  /** Tags naming a manifest, in every repository. */
+  tagsOf(digest: Digest): Promise<TagRef[]>;
+  /** A repository's tags with their manifests. */
+  tagRefs(key: RepoKey): Promise<TagRef[]>;
+  deleteTag(key: RepoKey, tag: string): Promise<void>;
+  /** Records what a stored manifest references (config, layers, child manifests). */
+  putManifestRefs(digest: Digest, references: readonly Digest[]): Promise<void>;
+  manifestChildren(digest: Digest): Promise<Digest[]>;
+  /** Stored manifests that reference `digest`. */
+  manifestParents(digest: Digest): Promise<Digest[]>;
+  /** Forgets a manifest's media type and references (its bytes and index entry go with LocalBlobStore.delete). */
+  deleteManifest(digest: Digest): Promise<void>;
+  /** Stored manifests whose references were never recorded (stored by an earlier version). */
+  manifestsWithoutRefs(limit: number): Promise<Digest[]>;
+  /** Stored content that no repository links to any more (its repositories were purged). */
+  unlinkedContent(): Promise<BlobRecord[]>;
+  /** Stored blobs (not manifests) no stored manifest references, last used before `before`. */
+  unreferencedBlobs(before: number): Promise<BlobRecord[]>;
+  /** Rows naming what is not stored: tags of missing manifests, manifest records without content. */
+  staleRows(): Promise<{ tags: TagRef[]; manifests: Digest[] }>;
+  /** Repositories linked to content: where it can be fetched again from. */
+  linkedRepositories(digest: Digest): Promise<RepoKey[]>;
+  /** Drops a repository's tags, links and tag lists; returns the digests it was linked to. */
+  deleteRepository(key: RepoKey): Promise<Digest[]>;
+  addPin(pin: Pin): Promise<void>;
+  /** False when there was no such pin. */
+  removePin(pin: Pin): Promise<boolean>;
+  listPins(): Promise<Pin[]>;
+}
+
 /**
  * What the mirror remembers besides blob bytes, as small role interfaces. Implementations: SQLite (embedded
  * default); a shared database later, hence the async interface. Reads are on the request path and must be fast.
  */
-export interface MetadataStore extends BlobIndex, OffloadIndex, RepositoryLinks {
+export interface MetadataStore extends BlobIndex, OffloadIndex, RepositoryLinks, LifecycleIndex {
   getTag(key: RepoKey, tag: string): Promise<TagRecord | undefined>;
   /** Only called after the manifest itself is committed, so a tag never points at a missing manifest. */
   putTag(key: RepoKey, tag: string, digest: Digest, checkedAt: number): Promise<void>;

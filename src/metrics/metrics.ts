@@ -120,6 +120,40 @@ export class Metrics {
     "hubmirror_offload_bytes_total",
     "Blob bytes copied to the offload target",
   );
+  readonly evictions = counter(
+    this.r,
+    "hubmirror_cache_removals_total",
+    "Content removed from the cache, by reason (cap, disk, retention, gc, purge, repair) and kind",
+    ["reason", "kind"] as const,
+  );
+  readonly evictedBytes = counter(
+    this.r,
+    "hubmirror_cache_removed_bytes_total",
+    "Bytes freed by removing content, by reason",
+    ["reason"] as const,
+  );
+  readonly gcRuns = counter(
+    this.r,
+    "hubmirror_gc_runs_total",
+    "Garbage collections, by mode (dry-run or real) and trigger (schedule or admin)",
+    ["mode", "trigger"] as const,
+  );
+  readonly prefetchBytes = counter(
+    this.r,
+    "hubmirror_prefetch_bytes_total",
+    "Blob bytes fetched by prefetch",
+  );
+  readonly verifiedObjects = counter(
+    this.r,
+    "hubmirror_verify_objects_total",
+    "Stored objects re-hashed by verify, by result (ok, corrupt, missing, repaired)",
+    ["result"] as const,
+  );
+  readonly cacheBytes = gauge(this.r, "hubmirror_cache_bytes", "Bytes stored, by kind", ["kind"] as const);
+  readonly cacheObjects = gauge(this.r, "hubmirror_cache_objects", "Objects stored, by kind", [
+    "kind",
+  ] as const);
+  readonly cacheMaxBytes = gauge(this.r, "hubmirror_cache_max_bytes", "The size cap (0: none)");
   readonly storageSeconds = new Histogram({
     name: "hubmirror_storage_operation_seconds",
     help: "Time to start or complete a storage driver operation",

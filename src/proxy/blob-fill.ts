@@ -24,6 +24,8 @@ export interface FillOptions {
   onBytes: (n: number) => void;
   /** Aborts the download (shutdown): nothing is committed. */
   signal?: AbortSignal | undefined;
+  /** False for a blob to stream to its clients without keeping it (larger than the whole cache). */
+  keep?: ((size: number) => boolean) | undefined;
 }
 
 /** Upstream sent bytes that don't match the digest, or more or other than it announced. Never resumed. */
@@ -58,6 +60,8 @@ export class BlobFill {
   /** Resolves once committed; rejects on any failure. */
   readonly done: Promise<void>;
   private state: "running" | "committed" | "failed" = "running";
+  /** False when the verified blob was streamed through and not kept (see FillOptions.keep). */
+  kept = true;
   /** The bytes matched the digest: readers may finish, even while the commit (fsync, rename) is under way. */
   private verified = false;
   private error: Error | undefined;
@@ -120,6 +124,13 @@ export class BlobFill {
       this.verified = true;
       this.wake();
       await tail.drain();
+      if (this.o.keep && !this.o.keep(this.size ?? 0)) {
+        // Readers keep reading the open file after the temp copy is removed.
+        this.kept = false;
+        await writer.cancel();
+        this.state = "committed";
+        return;
+      }
       // Storage without a local file (object storage) gets the blob from the spool once it is verified, as
       // Distribution stores after serving: the download and its clients never wait for the upload (on a 2-core
       // machine uploading alongside slowed cold pulls by a third), and a lying upstream costs no upload at all.

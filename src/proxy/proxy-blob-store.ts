@@ -1,4 +1,5 @@
 import { SingleFlight } from "../async/single-flight.js";
+import type { InUse } from "../lifecycle/in-use.js";
 import type { Logger } from "../log/logger.js";
 import type { BlobRecord, MetadataStore } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
@@ -7,6 +8,9 @@ import { BlobVanishedError, type LocalBlobStore } from "../store/blob-store.js";
 import type { RangeRequest } from "../store/send-range.js";
 import { BlobFill, BlobMismatchError } from "./blob-fill.js";
 import type { RepoLinks, RepoRef } from "./repo-links.js";
+
+/** A client sent to storage or a CDN fetches the blob right after; removal waits this long. */
+const REDIRECT_HOLD_MS = 60_000;
 
 /** How a request was answered: from the cache, by a new download, by joining one, by a redirect, or stale. */
 export type CacheResult = "hit" | "miss" | "joined" | "redirect" | "stale";
@@ -36,6 +40,12 @@ export interface ProxyBlobOptions {
   log: Logger;
   /** Aborted at shutdown once the grace period is over: downloads stop, nothing half-written is committed. */
   signal?: AbortSignal;
+  /** Content being downloaded or served, which the cache lifecycle must not remove. */
+  inUse: InUse;
+  /** The cache's size cap: a blob larger than it is streamed to its clients but not kept. */
+  maxSize?: number | undefined;
+  /** How long a blob a client was redirected to stays safe from removal (it is fetched from storage next). */
+  redirectHoldMs?: number;
 }
 
 /**
@@ -107,16 +117,14 @@ export class ProxyBlobStore {
   private async hit(b: BlobRef, rec: BlobRecord, redirect: boolean): Promise<BlobHandle> {
     await this.o.links.authorize(b, b.digest, "blob");
     this.o.store.touch(b.digest);
-    return {
-      size: rec.size,
-      result: "hit",
-      redirectURL: redirect ? await this.o.store.redirectURL(rec) : undefined,
-      send: (r) => this.sendStored(b, r),
-    };
+    const redirectURL = redirect ? await this.o.store.redirectURL(rec) : undefined;
+    if (redirectURL) this.o.inUse.hold(b.digest, this.o.redirectHoldMs ?? REDIRECT_HOLD_MS);
+    return { size: rec.size, result: "hit", redirectURL, send: (r) => this.sendStored(b, r) };
   }
 
   /** Stored bytes; if they vanished since the lookup, the blob is a miss after all and is fetched again. */
   private async sendStored(b: BlobRef, r: RangeRequest, retried = false): Promise<void> {
+    const release = this.o.inUse.acquire(b.digest);
     try {
       await this.o.store.send(b.digest, r);
     } catch (err) {
@@ -124,6 +132,8 @@ export class ProxyBlobStore {
       this.o.log.warn({ digest: b.digest }, "stored blob vanished: fetching it again");
       const again = await this.get(b, b.digest, false);
       return again.result === "hit" ? this.sendStored(b, r, true) : again.send(r);
+    } finally {
+      release();
     }
   }
 
@@ -142,14 +152,19 @@ export class ProxyBlobStore {
       open: (offset) => upstream.openBlob(key.repo, digest, offset, this.o.signal),
       onResume: () => this.o.metrics.blobResumes.inc(labels),
       onBytes: (n) => this.o.metrics.upstreamBytes.inc(labels, n),
+      keep: (size) => this.o.maxSize === undefined || size <= this.o.maxSize,
     });
+    // Nothing removes the blob while it downloads (its readers read the fill's own file handle, which outlives it).
+    const release = this.o.inUse.acquire(digest);
     // Upstream serving the blob under this name is what links the repository to it.
     fill.ready.then(() => this.o.links.link(key, [digest])).catch(() => {});
     this.o.metrics.fillsInFlight.inc();
     fill.done.then(
       () => {
-        this.o.metrics.blobFills.inc({ ...labels, outcome: "committed" });
-        this.o.meta.addCounters({ upstream_blob_bytes: fill.received, blobs_cached: 1 });
+        this.o.metrics.blobFills.inc({ ...labels, outcome: fill.kept ? "committed" : "streamed" });
+        this.o.meta.addCounters({ upstream_blob_bytes: fill.received, blobs_cached: fill.kept ? 1 : 0 });
+        if (!fill.kept)
+          this.o.log.info({ digest, size: fill.size }, "blob larger than the cache: served, not kept");
       },
       (err: Error) => {
         const outcome = err instanceof BlobMismatchError ? "mismatch" : "failed";
@@ -157,7 +172,12 @@ export class ProxyBlobStore {
         this.o.log.error({ digest, repo: key.repo, outcome, err: err.message }, "blob download not cached");
       },
     );
-    fill.done.catch(() => {}).finally(() => this.o.metrics.fillsInFlight.dec());
+    fill.done
+      .catch(() => {})
+      .finally(() => {
+        this.o.metrics.fillsInFlight.dec();
+        release();
+      });
     return fill;
   }
 

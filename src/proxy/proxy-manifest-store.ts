@@ -81,6 +81,7 @@ export class ProxyManifestStore {
     if (!rec || !cached) {
       return this.flights.do(`${key.registry}/${key.repo}:${tag}`, () => this.fetchTag(repo, tag));
     }
+    this.o.meta.recordTagPull(key, tag, Date.now());
     if (Date.now() - rec.checkedAt < this.o.tagTtl(key.registry)) return cached;
 
     const revalidation = this.flights.do(`${key.registry}/${key.repo}:${tag}`, () =>
@@ -137,11 +138,18 @@ export class ProxyManifestStore {
   private async store(key: RepoKey, digest: Digest, contentType: string, body: Buffer): Promise<Manifest> {
     const parsed = parseManifestJson(body);
     const mediaType = parsed.mediaType || contentType;
+    const references = referencesOf(parsed);
     await this.o.store.put(digest, body);
     await this.o.meta.putManifest({ digest, mediaType, size: body.length });
-    await this.o.links.link(key, [digest, ...referencesOf(parsed)]);
+    await this.o.meta.putManifestRefs(digest, references);
+    await this.o.links.link(key, [digest, ...references]);
     this.memory.set(digest, { mediaType, body });
     return { digest, mediaType, body, result: "miss" };
+  }
+
+  /** Drops the in-memory copy of a manifest removed from the store: the next request looks it up again. */
+  forget(digest: Digest): void {
+    this.memory.delete(digest);
   }
 
   /** A stored manifest, GET or HEAD alike, recorded as a use. */

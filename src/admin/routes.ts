@@ -1,0 +1,5 @@
+import type { AdminRoute } from "./admin-api.js";
+import { CACHE_ROUTES } from "./cache-routes.js";
+
+/** Every admin route, one list per concern. */
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...CACHE_ROUTES];

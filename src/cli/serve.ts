@@ -1,0 +1,54 @@
+import type { Command } from "commander";
+import { startApp } from "../app.js";
+import type { ConfigOverrides } from "../config/load.js";
+import { StorageSetupError } from "../storage/driver.js";
+import { config, configOption, dataOption } from "./common.js";
+
+async function serve(overrides: ConfigOverrides): Promise<void> {
+  const app = await startApp(config(overrides)).catch((err: unknown) => {
+    if (!(err instanceof StorageSetupError)) throw err;
+    process.stderr.write(`hubmirror: cannot open storage: ${err.message}\n`);
+    process.exit(1);
+  });
+  const stop = (signal: string) => {
+    app.log.info({ signal }, "shutting down");
+    app.close().then(
+      () => app.log.flush(() => process.exit(0)),
+      (err: Error) => {
+        app.log.error({ err: err.message }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
+
+export function registerServe(cli: Command): void {
+  cli
+    .command("serve")
+    .description("run the mirror")
+    .addOption(configOption())
+    .option("--listen <host:port>", "address to listen on (env HUBMIRROR_LISTEN; default 0.0.0.0:5000)")
+    .addOption(dataOption())
+    .option(
+      "--upstream <url>",
+      "docker.io upstream (env HUBMIRROR_UPSTREAM; default https://registry-1.docker.io)",
+    )
+    .option(
+      "--upstream-for <host=url>",
+      "another upstream registry, e.g. ghcr.io=https://ghcr.io, or a well-known host alone (repeatable; env HUBMIRROR_UPSTREAM_FOR, comma-separated)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option("--storage <url>", "fs:///PATH, memory:// or s3://BUCKET[/PREFIX]?… (env HUBMIRROR_STORAGE)")
+    .option(
+      "--redirect <mode>",
+      "off, presigned or cdn: where GETs of stored blobs go (env HUBMIRROR_REDIRECT)",
+    )
+    .option("--offload <url>", "s3://… that blobs are copied to and clients sent to (env HUBMIRROR_OFFLOAD)")
+    .option(
+      "--max-size <size>",
+      "cache size cap, e.g. 200GiB: least recently used content is evicted above it (env HUBMIRROR_MAX_SIZE)",
+    )
+    .action((opts: ConfigOverrides) => serve(opts));
+}
