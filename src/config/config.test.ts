@@ -56,3 +56,33 @@ it("layers file < environment < command line", async () => {
   assert.throws(() => loadConfig({}, env), /invalid YAML/);
   assert.throws(() => loadConfig({ config: join(dir, "missing.yaml") }, {}), /ENOENT/);
 });
+
+it("takes the cache lifecycle settings, and names a bad size or image", () => {
+  const c = parseConfig({
+    cache: {
+      maxSize: "200GiB",
+      minFreeDisk: "5GiB",
+      retention: { tags: "30d", content: "90d" },
+      pin: ["library/ubuntu:22.04"],
+    },
+    prefetch: { images: ["ubuntu"], platforms: ["linux/amd64", "linux/arm/v7"] },
+    admin: { token: "0123456789abcdef" },
+  });
+  assert.equal(c.cache.maxSize, 200 * 2 ** 30);
+  assert.equal(c.cache.minFreeDisk, 5 * 2 ** 30);
+  assert.equal(c.cache.retention.tags, 30 * 86_400_000);
+  assert.equal(c.cache.gc.grace, 3_600_000);
+  assert.deepEqual(c.cache.pin, ["library/ubuntu:22.04"]);
+  assert.equal(parseConfig({}).cache.maxSize, undefined, "no cap by default");
+  assert.equal(parseConfig({}).cache.retention.content, undefined, "no retention by default");
+  assert.throws(() => parseConfig({ cache: { maxSize: "200GB" } }), /cache\.maxSize: expected a size like/);
+  assert.throws(() => parseConfig({ cache: { pin: ["Ubuntu!"] } }), /cache\.pin\.0: .*Ubuntu!/);
+  assert.throws(() => parseConfig({ prefetch: { platforms: ["amd64"] } }), /prefetch\.platforms\.0/);
+  assert.throws(() => parseConfig({ admin: { token: "short" } }), /admin\.token/);
+});
+
+it("takes the size cap from --max-size or HUBMIRROR_MAX_SIZE", () => {
+  assert.equal(loadConfig({ maxSize: "1GiB" }, {}).cache.maxSize, 2 ** 30);
+  assert.equal(loadConfig({}, { HUBMIRROR_MAX_SIZE: "1048576" }).cache.maxSize, 2 ** 20);
+  assert.throws(() => loadConfig({ maxSize: "lots" }, {}), /cache\.maxSize: expected a size/);
+});

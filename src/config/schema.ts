@@ -91,7 +91,7 @@ export const configSchema = z
     admin: z
       .strictObject({
         /** Bearer token for the admin API from other hosts; without it only loopback callers are admitted. */
-        token: z.string().min(16, "admin.token: use at least 16 characters").optional(),
+        token: z.string().min(16, "use at least 16 characters").optional(),
       })
       .prefault({}),
     prefetch: z

@@ -5,12 +5,14 @@ import { join } from "node:path";
 import { it } from "node:test";
 import Database from "better-sqlite3";
 import type { Digest } from "../reference/reference.js";
+import { runLifecycleSuite } from "./lifecycle-suite.js";
 import { runMetadataSuite } from "./metadata-suite.js";
 import { SqliteStore } from "./sqlite-store.js";
 
 const tempDb = async () => join(await mkdtemp(join(tmpdir(), "hubmirror-db-")), "meta.db");
 
 runMetadataSuite("sqlite", async () => new SqliteStore(await tempDb()));
+runLifecycleSuite("sqlite", async () => new SqliteStore(await tempDb()));
 
 it("sqlite store keeps everything across a reopen", async () => {
   const file = await tempDb();

@@ -1,5 +1,5 @@
 import { RegistryError } from "../errors/oci-errors.js";
-import { type Digest, parseDigest, parseTag } from "./reference.js";
+import { type Digest, parseDigest, parseName, parseTag } from "./reference.js";
 
 /** An image as an operator types it: `[REGISTRY/]NAME[:TAG][@DIGEST]`, before routing to an upstream. */
 export interface ImageRef {
@@ -42,6 +42,17 @@ export function parseImageRef(raw: string): ImageRef {
     }
   }
   if (name === "") throw invalid(raw, "no repository name");
+  // The path after a registry host follows the OCI name grammar (lower case); routing adds `library/` later.
+  const first = name.split("/")[0] as string;
+  const host = name.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+  try {
+    parseName(host ? name.slice(first.length + 1) : name, "");
+  } catch {
+    throw invalid(
+      raw,
+      "a repository name is lower-case letters, digits and separators (. _ __ -), slash-separated",
+    );
+  }
   return { name, tag, digest };
 }
 
