@@ -14,11 +14,18 @@ class Speed {
   add(bytes: number): number {
     const now = Date.now();
     this.samples.push({ at: now, bytes });
-    while (this.samples.length > 2 && now - (this.samples[1] as { at: number }).at > SPEED_WINDOW_MS)
+    let first = this.samples[0] as { at: number; bytes: number };
+    while (now - first.at > SPEED_WINDOW_MS) {
       this.samples.shift();
-    const first = this.samples[0] as { at: number; bytes: number };
+      first = this.samples[0] as { at: number; bytes: number };
+    }
     return now > first.at ? ((bytes - first.bytes) * 1000) / (now - first.at) : 0;
   }
+}
+
+/** The unit to show `scale` bytes (and smaller figures beside it) in. */
+function unit(scale: number): [number, string] {
+  return scale >= 2 ** 30 ? [2 ** 30, "GiB"] : [2 ** 20, "MiB"];
 }
 
 export function summaryText(s: PrefetchSummary): string {
@@ -37,9 +44,10 @@ export class PrefetchDisplay {
   private readonly bars = new MultiBar(
     {
       stream: process.stdout,
+      // Fits 80 columns: the terminal cuts what is wider.
       format:
-        "{bar} {percentage}% | images {images} | blobs {blobs} | {bytes} | {speed} | ETA {eta_formatted}",
-      barsize: 24,
+        "{bar} {percentage}% | {images} images | {blobs} blobs | {bytes} | {speed} | ETA {eta_formatted}",
+      barsize: 12,
       hideCursor: true,
       etaBuffer: 40,
       autopadding: true,
@@ -51,10 +59,14 @@ export class PrefetchDisplay {
 
   onEvent(e: PrefetchEvent): void {
     switch (e.type) {
+      case "start":
+        this.bar.update({ images: `0/${e.images}` });
+        return;
       case "image": {
         const where = e.platforms.length > 0 ? ` [${e.platforms.join(", ")}]` : "";
         const missing = e.missing.length > 0 ? ` (no ${e.missing.join(", ")})` : "";
-        this.bars.log(`  ${e.image}${where}${missing}: ${e.layers} layers, ${mib(e.bytes)}\n`);
+        const layers = `${e.layers} layer${e.layers === 1 ? "" : "s"}`;
+        this.bars.log(`  ${e.image}${where}${missing}: ${layers}, ${mib(e.bytes)}\n`);
         return;
       }
       case "image-done":
@@ -70,11 +82,12 @@ export class PrefetchDisplay {
   }
 
   private update({ images, blobs, bytes }: Counts): void {
+    const [div, name] = unit(bytes.total);
     this.bar.setTotal(Math.max(bytes.total, 1));
     this.bar.update(bytes.done, {
       images: `${images.ok + images.failed}/${images.total}`,
       blobs: `${blobs.fetched + blobs.cached}/${blobs.total}`,
-      bytes: `${mib(bytes.done)} / ${mib(bytes.total)}`,
+      bytes: `${(bytes.done / div).toFixed(1)}/${(bytes.total / div).toFixed(1)} ${name}`,
       speed: `${mib(this.speed.add(bytes.fetched))}/s`,
     });
   }
@@ -82,6 +95,8 @@ export class PrefetchDisplay {
   /** Shows the final figures (or leaves the bar as it was, on a failure) and gives the terminal back. */
   stop(summary?: PrefetchSummary): void {
     if (summary) this.update(summary);
+    // A redraw writes out the image lines logged since the last one; stop() alone would drop them.
+    this.bars.update();
     this.bars.stop();
   }
 }

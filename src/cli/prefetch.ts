@@ -47,6 +47,13 @@ async function prefetch(args: string[], o: PrefetchOptions): Promise<void> {
   if (images.length === 0) throw new CommandError("no images: give IMAGE arguments or --from-file FILE");
   const body = { images, platforms: platforms(o.platform) };
   const display = process.stdout.isTTY && !o.json ? new PrefetchDisplay() : undefined;
+  // Ctrl-C gives the terminal back (the bar hides the cursor); the mirror stops the work when we hang up.
+  if (display) {
+    process.once("SIGINT", () => {
+      display.stop();
+      process.exit(130);
+    });
+  }
   // The last event, `done`, is the summary: printed as a JSON line, shown by the display once it stops.
   const onEvent = (e: AdminEvent) => {
     if (!display) process.stdout.write(`${JSON.stringify(e)}\n`);

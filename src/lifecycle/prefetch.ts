@@ -115,9 +115,12 @@ export class Prefetcher {
         image,
         digest: root.digest,
         platforms: chosen.flatMap((m) => (m.platform ? [platformName(m.platform)] : [])),
-        missing: run.platforms
-          .filter((w) => !chosen.some((m) => m.platform && platformMatches(w, m.platform)))
-          .map(platformName),
+        // A single image manifest names no platform: only an index can lack one.
+        missing: isIndex(root.mediaType)
+          ? run.platforms
+              .filter((w) => !chosen.some((m) => m.platform && platformMatches(w, m.platform)))
+              .map(platformName)
+          : [],
         layers: layers.size,
         blobs: blobs.length,
         bytes: blobs.reduce((n, b) => n + b.size, 0),
