@@ -9,7 +9,7 @@ type Counts = Pick<PrefetchSummary, "images" | "blobs" | "bytes">;
 
 /** Bytes per second over the last few seconds of progress events. */
 class Speed {
-  private readonly samples: { at: number; bytes: number }[] = [];
+  private readonly samples = [{ at: Date.now(), bytes: 0 }];
 
   add(bytes: number): number {
     const now = Date.now();

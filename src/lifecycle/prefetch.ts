@@ -106,7 +106,7 @@ export class Prefetcher {
             : this.o.manifests.byTag(ref, reference),
         run.signal,
       );
-      const chosen = await this.platformManifests(ref, root, image, run, 0);
+      const chosen = await this.platformManifests(ref, root, run, 0);
       const configs = blobsOf(chosen.flatMap((m) => (m.json.config ? [m.json.config] : [])));
       const layers = blobsOf(chosen.flatMap((m) => m.json.layers ?? []));
       const blobs = [...new Map([...configs, ...layers]).values()];
@@ -140,14 +140,13 @@ export class Prefetcher {
   private async platformManifests(
     ref: ResolvedImage,
     m: Manifest,
-    image: string,
     run: Run,
     depth: number,
   ): Promise<{ platform?: Platform | undefined; json: ManifestJson }[]> {
     const json = parseManifestJson(m.body);
     if (!isIndex(m.mediaType)) return [{ json }];
     if (depth >= MAX_INDEX_DEPTH)
-      throw new RegistryError("MANIFEST_INVALID", `${image}: indexes nested too deep`);
+      throw new RegistryError("MANIFEST_INVALID", "an index nested in an index nested in an index");
     const entries = (json.manifests ?? []).map((e) => ({
       digest: parseDigest(e.digest),
       platform: platformOf(e),
@@ -162,13 +161,13 @@ export class Prefetcher {
       const has = entries.flatMap((e) => (e.platform ? [platformName(e.platform)] : [])).join(", ");
       throw new RegistryError(
         "MANIFEST_UNKNOWN",
-        `${image} has no manifest for ${run.platforms.map(platformName).join(", ") || "any platform"} (it has ${has || "none"})`,
+        `no manifest for ${run.platforms.map(platformName).join(", ") || "any platform"} (the index has ${has || "none"})`,
       );
     }
     const children = await Promise.all(
       chosen.map(async (e) => {
         const child = await this.lookups.run(() => this.o.manifests.byDigest(ref, e.digest), run.signal);
-        const inner = await this.platformManifests(ref, child, image, run, depth + 1);
+        const inner = await this.platformManifests(ref, child, run, depth + 1);
         return inner.map((c) => ({ platform: c.platform ?? e.platform, json: c.json }));
       }),
     );
