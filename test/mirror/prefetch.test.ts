@@ -184,10 +184,13 @@ describe("prefetch", () => {
     const doneFirst = first.events.filter((e) => e.type === "blob-done").length;
     assert.ok(doneFirst < m.blobs.length, "interrupted before the end");
     hub.throttle = 0;
+    // Downloads the first run had started finish into the cache (they are not the run's alone).
+    await mirror.settled();
 
     const second = await prefetch(["slow:1"]).done;
     assert.equal(second.blobs.fetched + second.blobs.cached, m.blobs.length);
     assert.ok(second.blobs.cached >= doneFirst, "what the first run got is cached");
+    assert.ok(second.blobs.fetched > 0, "what it had not started is fetched now");
     for (const b of m.blobs) assert.equal(fetchedFromCdn(hub, b.digest), 1, `${b.digest} fetched once`);
 
     await mirror.settled();
@@ -244,6 +247,32 @@ describe("prefetch", () => {
     });
     assert.equal((await bad({ images: [] })).status, 400);
     assert.match((await bad({ image: "api:1" })).message ?? "", /"images"/);
+  });
+
+  it("stops when the admin API's caller goes away: blobs not started by then are never fetched", async () => {
+    const layers = Array.from({ length: 8 }, () => blob(hub, 256 << 10));
+    const m = manifest(hub, "library/left", layers, "1");
+    hub.throttle = 1 << 20;
+    const aborter = new AbortController();
+    const res = await fetch(`${mirror.url}/admin/prefetch`, {
+      method: "POST",
+      body: JSON.stringify({ images: ["left:1"] }),
+      signal: aborter.signal,
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes('"blob-start"')) text += new TextDecoder().decode((await reader.read()).value);
+    aborter.abort();
+    await eventually(
+      "the run to stop",
+      async () => (await mirror.metrics.value("hubmirror_blob_fills_in_flight")) === 0,
+    );
+    hub.throttle = 0;
+    const fetched = m.blobs.filter((b) => fetchedFromCdn(hub, b.digest) === 1).length;
+    assert.ok(
+      fetched > 0 && fetched <= 3,
+      `${fetched} blobs fetched: those started (concurrency 2), no more`,
+    );
   });
 });
 
