@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { registerCache } from "./cli/cache.js";
 import { CommandError } from "./cli/common.js";
 import { registerOffload } from "./cli/offload.js";
+import { registerPrefetch } from "./cli/prefetch.js";
 import { registerServe } from "./cli/serve.js";
 
 function version(): string {
@@ -27,6 +28,7 @@ function program(): Command {
   registerServe(cli);
   registerOffload(cli);
   registerCache(cli);
+  registerPrefetch(cli);
   return cli;
 }
 

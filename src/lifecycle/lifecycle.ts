@@ -12,6 +12,9 @@ import type { LocalBlobStore } from "../store/blob-store.js";
 import type { UpstreamSet } from "../upstream/upstreams.js";
 import type { InUse } from "./in-use.js";
 import { Pins } from "./pins.js";
+import { parsePlatform } from "./platforms.js";
+import { Prefetcher } from "./prefetch.js";
+import { PrefetchWatch } from "./prefetch-watch.js";
 import { ContentRemover } from "./remover.js";
 
 export interface LifecycleOptions {
@@ -53,6 +56,8 @@ export interface CacheStatus {
 export class Lifecycle {
   readonly pins: Pins;
   readonly remover: ContentRemover;
+  readonly prefetcher: Prefetcher;
+  private readonly watch: PrefetchWatch;
 
   constructor(private readonly o: LifecycleOptions) {
     const configured = o.config.cache.pin.map((raw) => {
@@ -68,6 +73,22 @@ export class Lifecycle {
       log: o.log,
       onRemoved: (digest) => o.manifests.forget(digest),
     });
+    const { prefetch } = o.config;
+    this.prefetcher = new Prefetcher({
+      blobs: o.blobs,
+      manifests: o.manifests,
+      metrics: o.metrics,
+      meta: o.meta,
+      resolve: (raw, tag) => this.resolve(raw, tag),
+      concurrency: prefetch.concurrency,
+    });
+    this.watch = new PrefetchWatch({
+      prefetcher: this.prefetcher,
+      images: prefetch.images,
+      platforms: prefetch.platforms.map(parsePlatform),
+      interval: prefetch.interval,
+      log: o.log,
+    });
   }
 
   /** Routes `[REGISTRY/]NAME[:TAG][@DIGEST]` to its upstream; NAME_INVALID or NAME_UNKNOWN when it can't be. */
@@ -80,9 +101,13 @@ export class Lifecycle {
   /** Called when a blob is committed. */
   onCommit(_size: number): void {}
 
-  start(): void {}
+  start(): void {
+    this.watch.start();
+  }
 
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    await this.watch.stop();
+  }
 
   async status(): Promise<CacheStatus> {
     await this.o.meta.flush();
