@@ -180,6 +180,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const close = () => {
     closing ??= (async () => {
       clearInterval(flusher);
+      // Background work (prefetch, eviction, GC) stops first: it must not start downloads while transfers drain.
+      await lifecycle?.stop();
       // Done when every response is finished and every download has committed or failed.
       const closed = new Promise<void>((ok) => server.close(() => ok())).then(() => blobs.idle());
       connections.drain();
@@ -194,7 +196,6 @@ export async function startApp(config: Config, log: Logger = createLogger(config
         await closed;
       }
       await offloader?.stop();
-      await lifecycle?.stop();
       await Promise.all([tiers.primary.close?.(), tiers.offload?.close?.()]);
       await upstreams.close().catch(() => {});
       await meta.close();
