@@ -103,6 +103,8 @@ describe("web console in Chromium", () => {
     assert.equal(await page.locator(".banner").isHidden(), true);
     assert.equal(await page.locator('nav a[aria-current="page"]').textContent(), "Overview");
     await screenshot(page, "overview");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await screenshot(page, "overview-dark");
 
     // The policy is enforced, and a violation would fail the test: an injected inline script does not run.
     await page.evaluate(() => {

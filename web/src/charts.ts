@@ -36,12 +36,21 @@ export class TimeChart {
   private readonly resize = new ResizeObserver(() => {
     if (this.plot && this.plotEl.clientWidth > 0) this.plot.setSize(this.size());
   });
+  // Canvas colours are read from the stylesheet once: a switch to or from dark mode rebuilds the plot.
+  private readonly scheme = matchMedia("(prefers-color-scheme: dark)");
+  private readonly repaint = () => {
+    if (!this.plot) return;
+    const data = this.plot.data;
+    this.plot.destroy();
+    this.plot = new uPlot(this.options(), data, this.plotEl);
+  };
 
   constructor(private readonly spec: ChartSpec) {
     this.title = h("figcaption", {});
     this.plotEl = h("div", { class: "plot" });
     this.el = h("figure", { class: "chart", "data-chart": spec.id }, this.title, this.plotEl);
     this.resize.observe(this.plotEl);
+    this.scheme.addEventListener("change", this.repaint);
   }
 
   update(title: string, x: number[], ys: (number | null)[][]): void {
@@ -53,6 +62,7 @@ export class TimeChart {
 
   destroy(): void {
     this.resize.disconnect();
+    this.scheme.removeEventListener("change", this.repaint);
     this.plot?.destroy();
   }
 
