@@ -1,10 +1,15 @@
 // Headless Chromium (Debian's `chromium` package, driven by playwright-core) for the console's tests. It runs in
 // the tests' loopback-only network namespace like everything else; `mirror.test` resolves to 127.0.0.1 so a test
 // can open the console under a name that is not a secure context, as http://mirror.example:5000 is.
+import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { buildConsole } from "../../web/build.js";
+import type { Range } from "../../web/src/api.js";
+import { useHubAndMirror } from "../fakes/mirror.js";
+import { NOW, statsFixture } from "./stats-fixture.js";
 
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 export const MIRROR_NAME = "mirror.test";
@@ -60,4 +65,59 @@ export async function watchedPage(browser: Browser): Promise<WatchedPage> {
 
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+export type StatsAnswer = (range: string) => { status: number; body: unknown };
+export const FIXTURE: StatsAnswer = (range) => ({ status: 200, body: statsFixture(range as Range) });
+
+export interface StatsStub {
+  /** The `range` of each request, in order. */
+  ranges: string[];
+  /** What the next requests get; a test may swap it. */
+  answer: StatsAnswer;
+}
+
+/** Answers the page's /api/stats requests from `answer`, in the browser: the product serves no fixture. */
+export async function stubStats(page: Page, answer: StatsAnswer = FIXTURE): Promise<StatsStub> {
+  const stub: StatsStub = { ranges: [], answer };
+  await page.route(
+    (url) => url.pathname === "/api/stats",
+    (route) => {
+      const range = new URL(route.request().url()).searchParams.get("range") ?? "";
+      stub.ranges.push(range);
+      const { status, body } = stub.answer(range);
+      return route.fulfill({ status, contentType: "application/json", body: JSON.stringify(body) });
+    },
+  );
+  return stub;
+}
+
+export interface ConsoleSession extends WatchedPage {
+  stub: StatsStub;
+}
+
+/**
+ * For a suite: the console freshly built into dist/web (what `npm run build` does), an in-process mirror serving
+ * it, and Chromium. `open` loads a page of it with the clock at the fixture's NOW and /api/stats stubbed;
+ * `close` ends the page and fails the test on any console error, page error or CSP violation it saw.
+ */
+export function useConsole() {
+  const env = useHubAndMirror();
+  const chrome = useBrowser();
+  before(() => buildConsole());
+  return {
+    url: () => env.mirror.url,
+    browser: () => chrome.browser,
+    async open(hash = "#/", answer?: StatsAnswer): Promise<ConsoleSession> {
+      const w = await watchedPage(chrome.browser);
+      await w.page.clock.install({ time: NOW });
+      const stub = await stubStats(w.page, answer);
+      await w.page.goto(`${env.mirror.url}/${hash}`);
+      return { ...w, stub };
+    },
+    async close(w: WatchedPage): Promise<void> {
+      await w.context.close();
+      assert.deepEqual(w.problems, [], "no console errors, page errors or CSP violations");
+    },
+  };
 }

@@ -1,37 +1,14 @@
-// The web console in a real browser (headless Chromium), served by an in-process mirror: every page renders with
-// no console error and no CSP violation, the figures of /api/stats appear as the UI formats them, the range switch
-// asks for its range, the setup page shows this mirror's address and its copy buttons work. /api/stats is a
-// Playwright route with known figures (test/console/stats-fixture.ts); screenshots go to test-artifacts/console/.
+// The web console in a real browser (headless Chromium), served by an in-process mirror: the statistics pages
+// render with no console error and no CSP violation, the figures of /api/stats appear as the UI formats them, the
+// range switch asks for its range, refresh and the error banner work. /api/stats is a Playwright route with known
+// figures (test/console/stats-fixture.ts); screenshots go to test-artifacts/console/ (the Setup page: its own file).
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Page } from "playwright-core";
-import { buildConsole } from "../../web/build.js";
 import type { Range } from "../../web/src/api.js";
-import { useHubAndMirror } from "../fakes/mirror.js";
 import { eventually } from "../helpers.js";
-import { MIRROR_NAME, screenshot, useBrowser, type WatchedPage, watchedPage } from "./browser.js";
-import { NOW, statsFixture } from "./stats-fixture.js";
-
-type Answer = (range: string) => { status: number; body: unknown };
-const fixture: Answer = (range) => ({ status: 200, body: statsFixture(range as Range) });
-
-/** Answers /api/stats from `answer` (replaceable through the returned object); records the ranges asked. */
-async function stubStats(
-  page: Page,
-  answer: Answer = fixture,
-): Promise<{ ranges: string[]; answer: Answer }> {
-  const stub = { ranges: [] as string[], answer };
-  await page.route(
-    (url) => url.pathname === "/api/stats",
-    (route) => {
-      const range = new URL(route.request().url()).searchParams.get("range") ?? "";
-      stub.ranges.push(range);
-      const { status, body } = stub.answer(range);
-      return route.fulfill({ status, contentType: "application/json", body: JSON.stringify(body) });
-    },
-  );
-  return stub;
-}
+import { type ConsoleSession, type StatsAnswer, type StatsStub, screenshot, useConsole } from "./browser.js";
+import { statsFixture } from "./stats-fixture.js";
 
 const tile = (page: Page, id: string) => page.locator(`[data-tile="${id}"]`);
 
@@ -49,24 +26,14 @@ async function rows(page: Page, section: string): Promise<string[]> {
 }
 
 describe("web console in Chromium", () => {
-  const env = useHubAndMirror();
-  const chrome = useBrowser();
-  let w: WatchedPage;
+  const c = useConsole();
+  let w: ConsoleSession;
 
-  before(() => buildConsole());
-
-  async function open(hash = "#/", answer?: Answer): Promise<{ ranges: string[]; answer: Answer }> {
-    w = await watchedPage(chrome.browser);
-    await w.page.clock.install({ time: NOW });
-    const stub = await stubStats(w.page, answer);
-    await w.page.goto(`${env.mirror.url}/${hash}`);
-    return stub;
+  async function open(hash?: string, answer?: StatsAnswer): Promise<StatsStub> {
+    w = await c.open(hash, answer);
+    return w.stub;
   }
-
-  async function close(): Promise<void> {
-    await w.context.close();
-    assert.deepEqual(w.problems, [], "no console errors, page errors or CSP violations");
-  }
+  const close = () => c.close(w);
 
   it("shows the overview figures of /api/stats, its charts, downloads and upstream health", async () => {
     const stub = await open();
@@ -233,118 +200,6 @@ describe("web console in Chromium", () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.equal(overflow, 0, "a phone-sized window scrolls only vertically");
     await screenshot(page, "overview-phone");
-    await close();
-  });
-
-  /** The code of each config-file snippet on the setup page, by file. */
-  async function snippets(page: Page): Promise<Record<string, string>> {
-    const files = await page
-      .locator(".snippet[data-file]")
-      .evaluateAll((els) =>
-        els.map((el) => [el.getAttribute("data-file"), el.querySelector("code")?.textContent]),
-      );
-    return Object.fromEntries(files);
-  }
-
-  const FILES = [
-    "/etc/docker/daemon.json",
-    "/etc/containerd/certs.d/docker.io/hosts.toml",
-    "/etc/rancher/k3s/registries.yaml",
-    "/etc/containers/registries.conf",
-  ];
-
-  it("setup: every snippet carries this mirror's address, and Copy puts a snippet on the clipboard", async () => {
-    const stub = await open("#/setup");
-    const { page, context } = w;
-    const url = env.mirror.url;
-    const host = new URL(url).host;
-    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: url });
-    await page.locator(".snippet[data-file]").first().waitFor();
-    const files = await snippets(page);
-    assert.deepEqual(Object.keys(files), FILES);
-    assert.equal(
-      files["/etc/docker/daemon.json"],
-      `{\n  "registry-mirrors": ["${url}"],\n  "insecure-registries": ["${host}"]\n}`,
-    );
-    assert.match(
-      files["/etc/containerd/certs.d/docker.io/hosts.toml"] ?? "",
-      new RegExp(`\\[host\\."${url}"\\]`),
-    );
-    assert.match(files["/etc/rancher/k3s/registries.yaml"] ?? "", new RegExp(`- "${url}"`));
-    assert.match(
-      files["/etc/containers/registries.conf"] ?? "",
-      new RegExp(`location = "${host}"\ninsecure = true`),
-    );
-    assert.match(
-      (await page.locator(".guide[data-guide=check] code").textContent()) ?? "",
-      new RegExp(`curl -s ${url}/v2/`),
-    );
-    assert.match((await page.locator("#address-hint").textContent()) ?? "", /loopback address/);
-    assert.equal(await page.getByRole("group", { name: "Time range" }).isHidden(), true);
-
-    const copy = page.getByRole("button", { name: "Copy /etc/docker/daemon.json" });
-    await copy.click();
-    await page
-      .getByRole("button", { name: "Copy /etc/docker/daemon.json" })
-      .filter({ hasText: "Copied" })
-      .waitFor();
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), files["/etc/docker/daemon.json"]);
-    assert.deepEqual(stub.ranges, [], "the setup page asks for no statistics");
-    await screenshot(page, "setup");
-    await close();
-  });
-
-  it("setup on a plain-http name: its address in the snippets, Copy still works, the address can be changed", async () => {
-    const port = new URL(env.mirror.url).port;
-    w = await watchedPage(chrome.browser);
-    const { page, context } = w;
-    const named = `http://${MIRROR_NAME}:${port}`;
-    await page.goto(`${named}/#/setup`);
-    assert.equal(await page.evaluate(() => window.isSecureContext), false);
-    await page.locator(".snippet[data-file]").first().waitFor();
-    const files = await snippets(page);
-    for (const file of FILES) assert.ok(files[file]?.includes(`${MIRROR_NAME}:${port}`), file);
-    assert.match(files["/etc/docker/daemon.json"] ?? "", new RegExp(`"registry-mirrors": \\["${named}"\\]`));
-    assert.match(
-      (await page.locator("#address-hint").textContent()) ?? "",
-      /Clients reach the mirror at this address/,
-    );
-
-    await page.getByRole("button", { name: "Copy /etc/containers/registries.conf" }).click();
-    await page
-      .getByRole("button", { name: "Copy /etc/containers/registries.conf" })
-      .filter({ hasText: "Copied" })
-      .waitFor();
-    // No Clipboard API on an insecure origin: read what the fallback copied from a page on a secure one.
-    await context.grantPermissions(["clipboard-read"], { origin: env.mirror.url });
-    const reader = await context.newPage();
-    await reader.route(
-      (u) => u.pathname === "/api/stats",
-      (r) =>
-        r.fulfill({
-          status: 200,
-          contentType: "application/json",
-          body: JSON.stringify(statsFixture("24h")),
-        }),
-    );
-    await reader.goto(`${env.mirror.url}/#/setup`);
-    assert.equal(
-      await reader.evaluate(() => navigator.clipboard.readText()),
-      files["/etc/containers/registries.conf"],
-    );
-    await reader.close();
-
-    const address = page.getByLabel("Mirror address");
-    await address.fill("https://hub-cache.example.org");
-    await page.locator(".snippet[data-file]", { hasText: "hub-cache.example.org" }).first().waitFor();
-    const https = await snippets(page);
-    assert.equal(
-      https["/etc/docker/daemon.json"],
-      '{\n  "registry-mirrors": ["https://hub-cache.example.org"]\n}',
-    );
-    assert.doesNotMatch(https["/etc/containers/registries.conf"] ?? "", /insecure/);
-    await address.fill("ftp://nope");
-    assert.equal(await address.getAttribute("aria-invalid"), "true");
     await close();
   });
 });
