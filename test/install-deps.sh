@@ -20,6 +20,8 @@ PACKAGES=(
   radosgw ceph-mon ceph-osd ceph-common
   # The token server's key pair (openssl), the loopback-only netns (ip, unshare), setpriv (util-linux).
   openssl iproute2 util-linux
+  # The web console's browser tests: headless Chromium (driven by playwright-core) and a font for its screenshots.
+  chromium fonts-dejavu-core
 )
 PACKAGES+=("$@")
 

@@ -43,6 +43,7 @@ export type RouteName =
   | "metrics"
   | "health"
   | "admin"
+  | "console"
   | "none";
 
 export type Handler = (s: Services, ctx: RequestContext) => Promise<void>;

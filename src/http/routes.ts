@@ -1,3 +1,4 @@
+import { CONSOLE_DIR, StaticSite } from "../console/static-site.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import { handleBase, handleHealth, handleMetrics } from "./base-handlers.js";
 import { handleBlob } from "./blob-handler.js";
@@ -7,6 +8,7 @@ import { handleCatalog, handleReferrers, handleTags } from "./listing-handler.js
 import { handleManifest } from "./manifest-handler.js";
 
 const READ = ["GET", "HEAD"] as const;
+const consoleSite = new StaticSite(CONSOLE_DIR);
 
 /**
  * The registry's routes. Names may contain slashes, so the patterns anchor the verb at the end; the hot route
@@ -23,6 +25,9 @@ export const ROUTES: readonly Route[] = [
   { name: "blobs", methods: READ, path: /^\/v2\/(.+?)\/blobs\/([^/]+)$/, repo: handleBlob },
   { name: "tags", methods: READ, path: /^\/v2\/(.+?)\/tags\/list$/, repo: handleTags },
   { name: "referrers", methods: ["GET"], path: /^\/v2\/(.+?)\/referrers\/([^/]+)$/, repo: handleReferrers },
+  // The web console: its page at the root, its content-hashed files under /assets/.
+  { name: "console", methods: READ, path: "/", handle: consoleSite.handle },
+  { name: "console", methods: READ, path: /^\/assets\/[^/]+$/, handle: consoleSite.handle },
 ];
 
 async function refuseUploads(): Promise<void> {
