@@ -10,9 +10,11 @@ import type { RepoRef } from "../proxy/repo-links.js";
 import { parseImageRef, referenceOf } from "../reference/image-ref.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
 import type { UpstreamSet } from "../upstream/upstreams.js";
+import { Evictor } from "./evictor.js";
 import type { InUse } from "./in-use.js";
 import { Pins } from "./pins.js";
 import { ContentRemover } from "./remover.js";
+import { Retention } from "./retention.js";
 
 export interface LifecycleOptions {
   config: Config;
@@ -53,6 +55,8 @@ export interface CacheStatus {
 export class Lifecycle {
   readonly pins: Pins;
   readonly remover: ContentRemover;
+  readonly evictor: Evictor;
+  readonly retention: Retention;
 
   constructor(private readonly o: LifecycleOptions) {
     const configured = o.config.cache.pin.map((raw) => {
@@ -68,6 +72,16 @@ export class Lifecycle {
       log: o.log,
       onRemoved: (digest) => o.manifests.forget(digest),
     });
+    const { cache } = o.config;
+    const common = { meta: o.meta, remover: this.remover, pins: this.pins, metrics: o.metrics, log: o.log };
+    this.evictor = new Evictor({
+      ...common,
+      diskFree: () => this.diskFree(),
+      maxSize: cache.maxSize,
+      minFreeDisk: cache.minFreeDisk,
+      interval: cache.evictionInterval,
+    });
+    this.retention = new Retention({ ...common, ...cache.retention });
   }
 
   /** Routes `[REGISTRY/]NAME[:TAG][@DIGEST]` to its upstream; NAME_INVALID or NAME_UNKNOWN when it can't be. */
@@ -78,11 +92,18 @@ export class Lifecycle {
   }
 
   /** Called when a blob is committed. */
-  onCommit(_size: number): void {}
+  onCommit(size: number): void {
+    this.evictor.onCommit(size);
+  }
 
-  start(): void {}
+  start(): void {
+    this.evictor.start();
+    this.retention.start();
+  }
 
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    await Promise.all([this.evictor.stop(), this.retention.stop()]);
+  }
 
   async status(): Promise<CacheStatus> {
     await this.o.meta.flush();
