@@ -41,7 +41,7 @@ export class SerialJob<T> {
     this.timer.unref();
   }
 
-  /** No more runs; resolves once the one under way (and one queued before) has settled. */
+  /** No more runs (a queued one is dropped); resolves once the one under way has settled. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
