@@ -7,15 +7,20 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import Database from "better-sqlite3";
+import { stringify } from "yaml";
+import type { ConfigInput } from "../../src/config/schema.js";
 import type { EvictionResult } from "../../src/lifecycle/evictor.js";
-import { removeTree } from "../clients/proc.js";
+import type { RetentionResult } from "../../src/lifecycle/retention.js";
+import { removeTree, tempDir } from "../clients/proc.js";
 import { Skopeo } from "../clients/skopeo.js";
 import { MiB } from "../fixtures/blob-store.js";
 import { biggestBlob, makeBlobImage, type TestImage } from "../fixtures/images.js";
-import { startMirrorProcess, type TempMirrorProcess } from "../mirror-process.js";
+import { MirrorProcess, startMirrorProcess, type TempMirrorProcess } from "../mirror-process.js";
 import { type Hub, startHub, verifiedStore } from "./stack.js";
 
 const CAP = 4 * MiB;
@@ -161,5 +166,115 @@ describe("eviction under a tiny cap, with concurrent real pulls", { timeout: 180
     assert.equal(await blobGets(layer), 1);
     await copyAll(oci, mirror.process.url);
     assert.equal(await blobGets(layer), 2, "fetched from upstream again");
+  });
+});
+
+describe("retention", { timeout: 60_000 }, () => {
+  const LIMIT_MS = 3000;
+  let m: TempMirrorProcess;
+  before(async () => {
+    const limit = `${LIMIT_MS}ms`;
+    m = await startMirrorProcess(hub.registry.url, { cache: { retention: { tags: limit, content: limit } } });
+  });
+  after(() => m?.stop());
+
+  test("drops the tags and content not used within the limit, and keeps the rest", async () => {
+    const { "docker-v2": used, busybox: unused } = hub.catalogue;
+    for (const img of [used, unused]) await copyAll(img, m.process.url);
+    await m.process.settled();
+    await sleep(LIMIT_MS + 500);
+    await copyAll(used, m.process.url);
+
+    const result = await post<RetentionResult>(m.process.url, "/admin/retention");
+
+    const stored = await verifiedStore(m.data);
+    for (const b of unused.blobs) assert.ok(!stored.has(b.digest), `${unused.repo}: ${b.digest} dropped`);
+    assert.ok(!stored.has(unused.manifest.digest), `${unused.repo}: its manifest dropped`);
+    for (const b of used.blobs) assert.ok(stored.has(b.digest), `${used.repo}: ${b.digest} kept`);
+    assert.ok(stored.has(used.manifest.digest));
+    assert.equal(result.tagsRemoved, 1, "the unused image's tag");
+    assert.equal(result.removed, unused.blobs.length + unused.manifests.length);
+    assert.equal(
+      await m.process.metric("hubmirror_cache_removals_total", { reason: "retention", kind: "tag" }),
+      1,
+    );
+
+    const layer = biggestBlob(unused).digest;
+    const fetched = await blobGets(layer);
+    await copyAll(unused, m.process.url);
+    assert.equal(await blobGets(layer), fetched + 1, "fetched from upstream again");
+  });
+});
+
+/** What the index of a stopped mirror names: stored content, and the manifests its tags point at. */
+function indexOf(data: string): { content: Set<string>; tagged: Set<string> } {
+  const db = new Database(join(data, "hubmirror.db"));
+  try {
+    const column = (sql: string) => new Set((db.prepare(sql).all() as { d: string }[]).map((r) => r.d));
+    return {
+      content: column("SELECT digest AS d FROM blobs"),
+      tagged: column("SELECT digest AS d FROM tags"),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/** Starts the mirror and SIGKILLs it as soon as it logs a removal; resolves once it is gone. */
+async function killAtFirstRemoval(proc: MirrorProcess): Promise<void> {
+  // Killed before its startup line, the start fails: fine, the kill is what this is for.
+  const starting = proc.start().catch(() => {});
+  for (const end = Date.now() + 20_000; !proc.log().includes('"msg":"content removed"'); await sleep(1)) {
+    if (Date.now() > end) throw new Error(`no removal logged:\n${proc.log()}`);
+  }
+  proc.kill();
+  await starting;
+  await proc.stopped();
+}
+
+describe("kill -9 during eviction", { timeout: 120_000 }, () => {
+  let dir: string;
+  let proc: MirrorProcess;
+  const configure = (config: ConfigInput) => writeFile(join(dir, "hubmirror.yaml"), stringify(config));
+
+  before(async () => {
+    dir = await tempDir("evict-kill");
+    await configure({});
+    proc = new MirrorProcess({
+      upstream: hub.registry.url,
+      data: join(dir, "data"),
+      config: join(dir, "hubmirror.yaml"),
+    });
+  });
+  after(async () => {
+    await proc?.stop();
+    if (dir) await removeTree(dir);
+  });
+
+  test("leaves everything the index names on storage, and pulls still work", async () => {
+    const images = [...hub.images, big];
+    await proc.start();
+    for (const img of images) await copyAll(img, proc.url);
+    await proc.settled();
+    await proc.stop();
+    const full = indexOf(join(dir, "data")).content.size;
+
+    // A cap of one byte: the run at start evicts everything, and is killed at its first removal.
+    await configure({ cache: { maxSize: 1 }, log: { level: "debug" } });
+    let interrupted = 0;
+    for (let attempt = 0; attempt < 5 && interrupted < 2; attempt++) {
+      await killAtFirstRemoval(proc);
+      const data = join(dir, "data");
+      const index = indexOf(data);
+      const files = await verifiedStore(data);
+      for (const d of index.content) assert.ok(files.has(d), `indexed ${d} is on storage`);
+      for (const d of index.tagged) assert.ok(index.content.has(d), `tagged manifest ${d} is indexed`);
+      if (index.content.size > 0 && index.content.size < full) interrupted++;
+    }
+    assert.ok(interrupted > 0, "a kill landed in the middle of an eviction");
+
+    await configure({});
+    await proc.start();
+    for (const img of images) await copyAll(img, proc.url);
   });
 });
