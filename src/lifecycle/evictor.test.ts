@@ -166,8 +166,15 @@ describe("the mirror's own evictor (cache.maxSize)", () => {
   it("keeps the cache under the cap as blobs are committed, and fetches evicted content again", async () => {
     const cap = 300_000;
     const m = await mirror({ maxSize: cap });
-    const images = Array.from({ length: 10 }, () => image(60_000));
-    for (const img of images) await pull(m, img);
+    const images = Array.from({ length: 24 }, () => image(60_000));
+    // Four clients at once, twice over: blobs are committed while runs are under way.
+    for (let round = 0; round < 2; round++) {
+      let next = 0;
+      const client = async () => {
+        for (let i = next++; i < images.length; i = next++) await pull(m, images[i] as FakeImage);
+      };
+      await Promise.all([client(), client(), client(), client()]);
+    }
     // Commits start runs on their own: no explicit run here.
     await eventually("the cache is under its cap", async () => (await cacheBytes(m)) <= cap);
     assert.ok((await m.metrics.value("hubmirror_cache_removals_total", { reason: "cap" })) > 0);
@@ -176,9 +183,9 @@ describe("the mirror's own evictor (cache.maxSize)", () => {
     const layer = first.layers[0] as Digest;
     assert.equal(await isStored(m, layer), false, "the first image was evicted");
     const fetches = () => hub.count("GET", new RegExp(`/cdn/${layer}`));
-    assert.equal(fetches(), 1);
+    const fetched = fetches();
     await pull(m, first);
-    assert.equal(fetches(), 2, "fetched from upstream again");
+    assert.equal(fetches(), fetched + 1, "fetched from upstream again");
     assert.ok(await isStored(m, layer), "and cached again");
 
     const answer = await adminPost<EvictionResult>(m, "/admin/evict");

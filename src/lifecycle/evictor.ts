@@ -119,14 +119,19 @@ export class Evictor {
         removed += gone.length;
       }
       skipped += order.skipped;
+    }
+    // Judged on what this run saw: blobs committed meanwhile don't make it one that could not get under the cap.
+    const wasUnmet = this.unmet;
+    this.unmet = this.over(bytes, free, 0);
+    if (removed > 0) {
       usage = await meta.cacheUsage();
       free = await this.o.diskFree();
     }
     bytes = totalBytes(usage);
     this.estimate = bytes;
     this.freeEstimate = minFreeDisk === undefined ? undefined : free;
-    const wasUnmet = this.unmet;
-    this.unmet = this.over(bytes, free, 0);
+    // Commits during the run were checked against the estimate before it; this one counts them.
+    if (!this.unmet && this.over(bytes, free, 0)) this.job.trigger();
     this.setGauges(usage);
     const result: EvictionResult = {
       removed,
