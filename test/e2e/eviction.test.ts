@@ -2,7 +2,8 @@
 // child process with `cache.maxSize` far below the catalogue's size, and skopeo copying every manifest and blob of
 // several images at once, in a loop. No copy may fail or get a wrong byte, the cache ends under its cap, a pinned
 // image survives, evicted content comes back from upstream, and a blob larger than the cap streams without being
-// kept. Then kill -9 during eviction: the index and the store stay consistent.
+// kept. Retention on a mirror of its own: what was not used within the limit goes, the rest stays. Then kill -9
+// during eviction: the index and the store stay consistent, and every image pulls again.
 //   bash test/netns-run.sh node --import tsx --test test/e2e/eviction.test.ts
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
