@@ -1,6 +1,6 @@
 import { SerialJob } from "../async/serial-job.js";
 import type { Logger } from "../log/logger.js";
-import type { CacheUsage, MetadataStore } from "../metadata/store.js";
+import type { BlobRecord, CacheUsage, MetadataStore } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { LastUseOrder } from "./last-use.js";
 import type { Pins } from "./pins.js";
@@ -40,8 +40,6 @@ export interface EvictionResult {
   minFreeDisk: number | null;
 }
 
-const totalBytes = (u: CacheUsage) => u.blobs.bytes + u.manifests.bytes;
-
 /**
  * Keeps the cache under `cache.maxSize` and the disk above `cache.minFreeDisk` by removing the least recently used
  * content (see LastUseOrder) through the remover, which skips what is in use; pinned content is protected. Runs
@@ -49,9 +47,12 @@ const totalBytes = (u: CacheUsage) => u.blobs.bytes + u.manifests.bytes;
  */
 export class Evictor {
   private readonly job: SerialJob<EvictionResult>;
-  /** Cache bytes at the last run plus the blobs committed since: a commit is checked without a query. */
+  /**
+   * Cache bytes at the last run's start, plus blobs committed and minus content removed since: a commit is
+   * checked without a query.
+   */
   private estimate = 0;
-  /** Free disk bytes at the last run minus the blobs committed since; undefined without a mark. */
+  /** Free disk bytes at the last run's start, minus commits and plus removals since; undefined without a mark. */
   private freeEstimate: number | undefined;
   /** The last run could not get within the limits (the rest is in use or pinned): commits wait for the timer. */
   private unmet = false;
@@ -83,69 +84,75 @@ export class Evictor {
   onCommit(size: number): void {
     this.estimate += size;
     if (this.freeEstimate !== undefined) this.freeEstimate -= size;
-    if (!this.unmet && this.over(this.estimate, this.freeEstimate, 0)) this.job.trigger();
+    this.o.metrics.cacheBytes.inc({ kind: "blob" }, size);
+    this.o.metrics.cacheObjects.inc({ kind: "blob" });
+    if (!this.unmet && this.over(0)) this.job.trigger();
   }
 
-  /** Whether `bytes` is above the cap or `free` below the mark, each moved by `headroom` (a fraction). */
-  private over(bytes: number, free: number | undefined, headroom: number): boolean {
+  /** Whether the cache is above the cap or the disk below the mark, each moved by `headroom` (a fraction). */
+  private over(headroom: number): boolean {
     const { maxSize, minFreeDisk } = this.o;
-    if (maxSize !== undefined && bytes > maxSize * (1 - headroom)) return true;
+    if (maxSize !== undefined && this.estimate > maxSize * (1 - headroom)) return true;
+    const free = this.freeEstimate;
     return minFreeDisk !== undefined && free !== undefined && free < minFreeDisk * (1 + headroom);
   }
 
   private async evict(): Promise<EvictionResult> {
     const { meta, remover, maxSize, minFreeDisk } = this.o;
     await meta.flush();
-    let usage = await meta.cacheUsage();
-    let bytes = totalBytes(usage);
-    let free = await this.o.diskFree();
+    // The run's one query over the whole index; from here on, commits and removals keep the estimates.
+    const usage = await meta.cacheUsage();
+    this.estimate = usage.blobs.bytes + usage.manifests.bytes;
+    this.setGauges(usage);
+    const diskFree = await this.o.diskFree();
+    this.freeEstimate = minFreeDisk === undefined ? undefined : diskFree;
     let removed = 0;
     let freedBytes = 0;
     let skipped = 0;
-    if (this.over(bytes, free, 0)) {
+    let reached = !this.over(0);
+    if (!reached) {
       const protect = await this.o.pins.closure();
       const order = new LastUseOrder(meta, remover, protect);
       for await (const c of order) {
-        if (!this.over(bytes, free, HEADROOM)) break;
-        const capped = maxSize !== undefined && bytes > maxSize * (1 - HEADROOM);
+        if (!this.over(HEADROOM)) {
+          reached = true;
+          break;
+        }
+        const capped = maxSize !== undefined && this.estimate > maxSize * (1 - HEADROOM);
         const gone = await remover.remove(c.digest, capped ? "cap" : "disk", protect);
         if (gone.length === 0) skipped++;
-        for (const r of gone) {
-          bytes -= r.size;
-          freedBytes += r.size;
-          // Estimated within the run: a deleted file's blocks may be freed a little later (an open reader).
-          if (free !== undefined) free += r.size;
-        }
+        for (const r of gone) this.removed(r);
         removed += gone.length;
+        freedBytes += gone.reduce((n, r) => n + r.size, 0);
       }
       skipped += order.skipped;
+      // Every stored object was visited (those committed meanwhile too): what is left is in use or pinned.
+      reached ||= !this.over(0);
     }
-    // Judged on what this run saw: blobs committed meanwhile don't make it one that could not get under the cap.
     const wasUnmet = this.unmet;
-    this.unmet = this.over(bytes, free, 0);
-    if (removed > 0) {
-      usage = await meta.cacheUsage();
-      free = await this.o.diskFree();
-    }
-    bytes = totalBytes(usage);
-    this.estimate = bytes;
-    this.freeEstimate = minFreeDisk === undefined ? undefined : free;
-    // Commits during the run were checked against the estimate before it; this one counts them.
-    if (!this.unmet && this.over(bytes, free, 0)) this.job.trigger();
-    this.setGauges(usage);
+    this.unmet = !reached;
     const result: EvictionResult = {
       removed,
       freedBytes,
       skipped,
-      cacheBytes: bytes,
+      cacheBytes: this.estimate,
       maxSize: maxSize ?? null,
-      diskFree: free ?? null,
+      // Estimated: a removed file's blocks may be freed a moment later (a reader still has it open).
+      diskFree: diskFree === undefined ? null : diskFree + freedBytes,
       minFreeDisk: minFreeDisk ?? null,
     };
     if (removed > 0) this.o.log.info(result, "eviction freed space");
     if (this.unmet && !wasUnmet)
       this.o.log.warn(result, "cache still over its limits: the rest is in use or pinned");
     return result;
+  }
+
+  /** Takes removed content off the estimates and the gauges. */
+  private removed(r: BlobRecord): void {
+    this.estimate -= r.size;
+    if (this.freeEstimate !== undefined) this.freeEstimate += r.size;
+    this.o.metrics.cacheBytes.dec({ kind: r.kind }, r.size);
+    this.o.metrics.cacheObjects.dec({ kind: r.kind });
   }
 
   private setGauges(usage: CacheUsage): void {
