@@ -47,6 +47,7 @@ const POSITIVE = [
   "eviction.hitP99",
   "eviction.hitP50",
   "eviction.hits",
+  "eviction.churnCpu",
   "eviction.cacheBytes",
   "rss.peak",
   "cpu.total",

@@ -99,11 +99,22 @@ export async function eviction(ctx: Ctx): Promise<ScenarioResult> {
         metric(capped.mirror.url, "hubmirror_cache_removed_bytes_total"),
       ]);
     const removedBefore = await removed();
+    const churnCpu = new Map<Target["name"], number>();
     const churn = await alternate(opts.rounds, targets, async (t, round) => {
       await quiet();
       log(`eviction: ${hits} (${sizeLabel(2 * cap)}), via the ${t.name} hubmirror (round ${round + 1})`);
       const hot = images.slice(0, HOT_IMAGES);
-      return hitsWhileFilling(t.mirror.url, hot, fresh[round] as TestImage[], clients, `c${round}`);
+      const cpu = procStats(t.mirror.pid).cpuS;
+      const samples = await hitsWhileFilling(
+        t.mirror.url,
+        hot,
+        fresh[round] as TestImage[],
+        clients,
+        `c${round}`,
+      );
+      await quiet(); // the last commit, and the eviction it starts
+      churnCpu.set(t.name, (churnCpu.get(t.name) ?? 0) + procStats(t.mirror.pid).cpuS - cpu);
+      return samples;
     });
     const removedAfter = await removed();
     const removals = { count: removedAfter[0] - removedBefore[0], bytes: removedAfter[1] - removedBefore[1] };
@@ -181,6 +192,14 @@ export async function eviction(ctx: Ctx): Promise<ScenarioResult> {
         "none",
         churnHits("capped").length,
         churnHits("uncapped").length,
+      ),
+      pair(
+        "eviction.churnCpu",
+        "eviction: CPU of the mirror meanwhile",
+        "s",
+        "lower",
+        churnCpu.get("capped") ?? Number.NaN,
+        churnCpu.get("uncapped") ?? Number.NaN,
       ),
       pair("eviction.removals", "eviction: objects evicted meanwhile", "count", "none", removals.count, 0),
       pair("eviction.freed", "eviction: bytes evicted meanwhile", "MiB", "none", removals.bytes / MIB, 0),
