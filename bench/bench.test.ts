@@ -42,6 +42,13 @@ const POSITIVE = [
   "s3.warm.ttfb",
   "s3.fill.rss",
   "s3.fill.wall",
+  "eviction.hitRatio",
+  "eviction.byteHitRatio",
+  "eviction.hitP99",
+  "eviction.hitP50",
+  "eviction.hits",
+  "eviction.churnCpu",
+  "eviction.cacheBytes",
   "rss.peak",
   "cpu.total",
 ];
@@ -57,8 +64,20 @@ const COUNTS = [
   "routing.errors",
   "s3.cold.upstreamGets",
   "s3.fill.upstreamGets",
+  "eviction.removals",
+  "eviction.freed",
 ];
-const SCENARIOS = ["blob-cold", "blob-warm", "herd", "warm-clients", "manifests", "routing", "skopeo", "s3"];
+const SCENARIOS = [
+  "blob-cold",
+  "blob-warm",
+  "herd",
+  "warm-clients",
+  "manifests",
+  "routing",
+  "skopeo",
+  "s3",
+  "eviction",
+];
 const WITH_REFERENCE = [
   "cold.mibs",
   "cold.ttfb",
@@ -123,7 +142,17 @@ test("npm run bench -- --smoke: every row, both mirrors, sane numbers", { timeou
     });
     assert.match(stdout, /6 upstreams\s+1 upstream\s+6\/1/);
 
-    assert.equal(results.targets.length, 15);
+    // The eviction rows are two hubmirrors: capped (in `hubmirror`) and not (`registry`); only the capped evicts.
+    assert.ok((rows.get("eviction.removals")?.hubmirror ?? 0) > 0, "the capped hubmirror evicted");
+    assert.equal(rows.get("eviction.removals")?.registry, 0);
+    assert.ok((rows.get("eviction.hitRatio")?.hubmirror ?? 100) < 100, "a working set twice the cap misses");
+    assert.equal(
+      rows.get("eviction.hitRatio")?.registry,
+      100,
+      "without a cap, every pull after the first hits",
+    );
+
+    assert.equal(results.targets.length, 16);
     for (const t of results.targets) assert.equal(typeof t.met, "boolean", t.target);
     assert.match(stdout, /targets \(issues 4 and 9\):/);
   } finally {

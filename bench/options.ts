@@ -13,6 +13,7 @@ export const SCENARIOS = [
   "routing",
   "skopeo",
   "s3",
+  "eviction",
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -34,6 +35,11 @@ export interface Options {
   /** s3: the blob size (per-round and per-client sizes step by 512 bytes from it), clients filling at once. */
   s3Blob: number;
   s3FillClients: number;
+  /** eviction: images (one layer each, about this size: twice the cap), pulls per pass, clients at once. */
+  evictionImages: number;
+  evictionBlob: number;
+  evictionPulls: number;
+  evictionClients: number;
   /** Layer size of the catalogue images that skopeo copies. */
   catalogueLayer: number;
   /** Both mirrors count as idle after two windows this long with no CPU use (see quiesce in measure.ts). */
@@ -55,6 +61,10 @@ const FULL = {
   wrkSeconds: 10,
   s3Blob: 500 * MiB + 64 * 1024, // no other scenario's size: cold in both buckets
   s3FillClients: 4,
+  evictionImages: 32,
+  evictionBlob: 1 * MiB,
+  evictionPulls: 400,
+  evictionClients: 3,
   catalogueLayer: 16 * MiB,
   quietWindowMs: 250,
 };
@@ -69,6 +79,10 @@ const SMOKE: typeof FULL = {
   wrkSeconds: 1,
   s3Blob: 4 * MiB + 64 * 1024,
   s3FillClients: 4,
+  evictionImages: 16,
+  evictionBlob: 128 * 1024,
+  evictionPulls: 100,
+  evictionClients: 3,
   catalogueLayer: 1 * MiB, // the size the tests use: its layers are usually cached already
   quietWindowMs: 50,
 };

@@ -101,6 +101,10 @@ export function evaluateTargets(rows: Row[]): TargetResult[] {
   check(["manifest.tag.rps"], "manifest by tag (within TTL) ≥ 10× req/s", (r) => ratioAtLeast(r, 10));
   check(["manifest.digest.rps"], "manifest by digest ≥ 3× req/s", (r) => ratioAtLeast(r, 3));
   check(["routing.tag.rps"], "manifest by tag, 6 upstreams ≥ 0.95× 1 upstream", (r) => ratioAtLeast(r, 0.95));
+  check(["eviction.hitP99"], "p99 of hits while evicting ≤ 1.2× without eviction", (r) => [
+    fmtRatio(ratioOf(r)),
+    ratioOf(r) <= 1.2,
+  ]);
   check(["rss.peak"], "peak RSS ≤ 150 MiB", (r) => [`${fmt(r.hubmirror)} MiB`, r.hubmirror <= 150]);
   check(["s3.cold.mibs"], "S3: cold blob ≥ 1.0× registry:2", (r) => ratioAtLeast(r, 1));
   check(["s3.cold.upstreamGets"], "S3: cold blob: exactly 1 upstream GET", (r) => [

@@ -11,6 +11,7 @@ import { buildResults, evaluateTargets, type Row, renderTable, writeResults } fr
 import { blobCold } from "./scenarios/blob-cold.js";
 import { blobWarm } from "./scenarios/blob-warm.js";
 import { type Ctx, row, type ScenarioResult } from "./scenarios/common.js";
+import { eviction } from "./scenarios/eviction.js";
 import { herd } from "./scenarios/herd.js";
 import { manifests } from "./scenarios/manifests.js";
 import { routing } from "./scenarios/routing.js";
@@ -31,6 +32,7 @@ const SCENARIO_FNS: [Scenario, (ctx: Ctx) => Promise<ScenarioResult>][] = [
   ["routing", routing], // a second hubmirror of its own, with 6 upstreams, against the run's
   ["skopeo", skopeo],
   ["s3", s3], // its own mirrors on object storage
+  ["eviction", eviction], // two hubmirrors of its own: with a size cap and without
 ];
 
 function gitRevision(): { commit: string; srcDirty: boolean } {

@@ -86,3 +86,20 @@ it("takes the size cap from --max-size or HUBMIRROR_MAX_SIZE", () => {
   assert.equal(loadConfig({}, { HUBMIRROR_MAX_SIZE: "1048576" }).cache.maxSize, 2 ** 20);
   assert.throws(() => loadConfig({ maxSize: "lots" }, {}), /cache\.maxSize: expected a size/);
 });
+
+it("refuses a free-disk mark on storage that is not a local filesystem", () => {
+  const s3 = "s3://cache?endpoint=http://127.0.0.1:9000&region=x";
+  assert.throws(
+    () => parseConfig({ cache: { minFreeDisk: "10GiB" }, storage: { url: s3 } }),
+    /cache\.minFreeDisk: a free-disk mark needs filesystem storage \(fs:\/\/\), not s3:\/\/cache/,
+  );
+  assert.throws(
+    () => parseConfig({ cache: { minFreeDisk: "10GiB" }, storage: { url: "memory://" } }),
+    ConfigError,
+  );
+  assert.equal(parseConfig({ cache: { minFreeDisk: "10GiB" } }).cache.minFreeDisk, 10 * 2 ** 30);
+  assert.equal(
+    parseConfig({ cache: { minFreeDisk: 1 }, storage: { url: "fs:///var/lib/hubmirror" } }).cache.minFreeDisk,
+    1,
+  );
+});

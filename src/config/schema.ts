@@ -163,6 +163,13 @@ export const configSchema = z
         "presigned redirects need object storage (an s3:// storage or offload URL)",
       );
     }
+    const storage = c.storage.url ?? "fs:";
+    if (c.cache.minFreeDisk !== undefined && !storage.startsWith("fs:")) {
+      at(
+        ["cache", "minFreeDisk"],
+        `a free-disk mark needs filesystem storage (fs://), not ${storage}: use cache.maxSize instead`,
+      );
+    }
     redirect.directUserAgents.forEach((p, i) => {
       try {
         new RegExp(p);

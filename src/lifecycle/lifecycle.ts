@@ -10,12 +10,14 @@ import type { RepoRef } from "../proxy/repo-links.js";
 import { parseImageRef, referenceOf } from "../reference/image-ref.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
 import type { UpstreamSet } from "../upstream/upstreams.js";
+import { Evictor } from "./evictor.js";
 import type { InUse } from "./in-use.js";
 import { Pins } from "./pins.js";
 import { parsePlatform } from "./platforms.js";
 import { Prefetcher } from "./prefetch.js";
 import { PrefetchWatch } from "./prefetch-watch.js";
 import { ContentRemover } from "./remover.js";
+import { Retention } from "./retention.js";
 
 export interface LifecycleOptions {
   config: Config;
@@ -58,6 +60,8 @@ export class Lifecycle {
   readonly remover: ContentRemover;
   readonly prefetcher: Prefetcher;
   private readonly watch: PrefetchWatch;
+  readonly evictor: Evictor;
+  readonly retention: Retention;
 
   constructor(private readonly o: LifecycleOptions) {
     const configured = o.config.cache.pin.map((raw) => {
@@ -89,6 +93,16 @@ export class Lifecycle {
       interval: prefetch.interval,
       log: o.log,
     });
+    const { cache } = o.config;
+    const common = { meta: o.meta, remover: this.remover, pins: this.pins, metrics: o.metrics, log: o.log };
+    this.evictor = new Evictor({
+      ...common,
+      diskFree: () => this.diskFree(),
+      maxSize: cache.maxSize,
+      minFreeDisk: cache.minFreeDisk,
+      interval: cache.evictionInterval,
+    });
+    this.retention = new Retention({ ...common, ...cache.retention });
   }
 
   /** Routes `[REGISTRY/]NAME[:TAG][@DIGEST]` to its upstream; NAME_INVALID or NAME_UNKNOWN when it can't be. */
@@ -99,14 +113,18 @@ export class Lifecycle {
   }
 
   /** Called when a blob is committed. */
-  onCommit(_size: number): void {}
+  onCommit(size: number): void {
+    this.evictor.onCommit(size);
+  }
 
   start(): void {
     this.watch.start();
+    this.evictor.start();
+    this.retention.start();
   }
 
   async stop(): Promise<void> {
-    await this.watch.stop();
+    await Promise.all([this.watch.stop(), this.evictor.stop(), this.retention.stop()]);
   }
 
   async status(): Promise<CacheStatus> {
