@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerCache } from "./cli/cache.js";
 import { CommandError } from "./cli/common.js";
+import { registerGc } from "./cli/gc.js";
 import { registerOffload } from "./cli/offload.js";
 import { registerServe } from "./cli/serve.js";
 
@@ -27,6 +28,7 @@ function program(): Command {
   registerServe(cli);
   registerOffload(cli);
   registerCache(cli);
+  registerGc(cli);
   return cli;
 }
 

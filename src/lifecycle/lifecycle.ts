@@ -6,12 +6,15 @@ import type { MetadataStore, Pin } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { ProxyBlobStore } from "../proxy/proxy-blob-store.js";
 import type { ProxyManifestStore } from "../proxy/proxy-manifest-store.js";
-import type { RepoRef } from "../proxy/repo-links.js";
+import type { RepoLinks, RepoRef } from "../proxy/repo-links.js";
 import { parseImageRef, referenceOf } from "../reference/image-ref.js";
+import type { StorageDriver } from "../storage/driver.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
 import type { UpstreamSet } from "../upstream/upstreams.js";
+import { GarbageCollector } from "./gc.js";
 import type { InUse } from "./in-use.js";
 import { Pins } from "./pins.js";
+import { Purger } from "./purge.js";
 import { ContentRemover } from "./remover.js";
 
 export interface LifecycleOptions {
@@ -24,6 +27,11 @@ export interface LifecycleOptions {
   inUse: InUse;
   /** The filesystem storage's root, for the free-space check; undefined for other drivers. */
   diskPath: string | undefined;
+  /** The primary storage, which GC walks for orphan files. */
+  storage: StorageDriver;
+  /** Local temp directories GC sweeps (uploads, spool). */
+  tempDirs: readonly string[];
+  links: RepoLinks;
   metrics: Metrics;
   log: Logger;
 }
@@ -53,6 +61,8 @@ export interface CacheStatus {
 export class Lifecycle {
   readonly pins: Pins;
   readonly remover: ContentRemover;
+  readonly gc: GarbageCollector;
+  readonly purger: Purger;
 
   constructor(private readonly o: LifecycleOptions) {
     const configured = o.config.cache.pin.map((raw) => {
@@ -68,6 +78,14 @@ export class Lifecycle {
       log: o.log,
       onRemoved: (digest) => o.manifests.forget(digest),
     });
+    const { grace, interval } = o.config.cache.gc;
+    this.gc = new GarbageCollector({ ...o, remover: this.remover, pins: this.pins, grace, interval });
+    this.purger = new Purger({
+      ...o,
+      remover: this.remover,
+      pins: this.pins,
+      exclusive: (w) => this.gc.exclusive(w),
+    });
   }
 
   /** Routes `[REGISTRY/]NAME[:TAG][@DIGEST]` to its upstream; NAME_INVALID or NAME_UNKNOWN when it can't be. */
@@ -80,9 +98,13 @@ export class Lifecycle {
   /** Called when a blob is committed. */
   onCommit(_size: number): void {}
 
-  start(): void {}
+  start(): void {
+    this.gc.start();
+  }
 
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    await this.gc.stop();
+  }
 
   async status(): Promise<CacheStatus> {
     await this.o.meta.flush();
