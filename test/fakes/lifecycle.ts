@@ -14,6 +14,8 @@ export interface HubImage {
   repo: string;
   tag: string;
   manifest: string;
+  /** The manifest's bytes, to tag it again. */
+  body: Buffer;
   config: string;
   layers: string[];
   /** Config and layers. */
@@ -28,18 +30,16 @@ export function addImage(hub: FakeHub, repo: string, tag: string, layers: Buffer
   const configBody = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", id: randomBytes(8) }));
   const config = hub.addBlob(configBody);
   const layerDigests = layers.map((l) => hub.addBlob(l));
-  const manifest = hub.addManifest(
-    repo,
-    {
+  const body = Buffer.from(
+    JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       config: { mediaType: OCI_CONFIG, digest: config, size: configBody.length },
       layers: layers.map((l, i) => ({ mediaType: OCI_LAYER, digest: layerDigests[i], size: l.length })),
-    },
-    OCI_MANIFEST,
-    tag,
+    }),
   );
-  return { repo, tag, manifest, config, layers: layerDigests, blobs: [config, ...layerDigests] };
+  const manifest = hub.addManifest(repo, body, OCI_MANIFEST, tag);
+  return { repo, tag, manifest, body, config, layers: layerDigests, blobs: [config, ...layerDigests] };
 }
 
 /** What a mirror answers at `base`, status and body digest, for a path. */
