@@ -60,12 +60,15 @@ export async function pull(base: string, img: HubImage): Promise<void> {
   }
 }
 
-/** Every file under `dir` (relative path → size and mtime), for before/after comparisons. */
+/**
+ * Every file of a data directory but the database (relative path → size and mtime), for before/after
+ * comparisons; the database is compared by its rows (indexRows), its files change with every counter flush.
+ */
 export async function fileTree(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   for (const e of entries) {
-    if (!e.isFile()) continue;
+    if (!e.isFile() || (e.parentPath === dir && e.name.startsWith("hubmirror.db"))) continue;
     const path = join(e.parentPath, e.name);
     const st = await stat(path).catch(() => undefined);
     if (st) out[relative(dir, path)] = `${st.size}@${st.mtimeMs}`;
