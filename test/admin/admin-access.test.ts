@@ -1,7 +1,7 @@
-// The admin API from another host, for real: inside the test network namespace (test/netns-run.sh, as root) a dummy
-// interface (or a bridge) gets a private address, the mirror listens on 0.0.0.0, and requests to that address arrive from it —
-// not from loopback. Without admin.token such a caller gets 403; with it, a missing or wrong token is 401 and the
-// right one works, for the CLI too.
+// The admin API from another host, for real: inside the test network namespace (test/netns-run.sh, as root) a
+// dummy interface (or a bridge) gets a private address, the mirror listens on 0.0.0.0, and requests to that address
+// arrive from it, not from loopback. Without admin.token such a caller gets 403; with it, a missing or wrong token
+// is 401 and the right one works, for the CLI too.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
