@@ -20,7 +20,7 @@ import { ProxyBlobStore } from "./proxy/proxy-blob-store.js";
 import { ProxyManifestStore } from "./proxy/proxy-manifest-store.js";
 import { ProxyTagStore } from "./proxy/proxy-tag-store.js";
 import { RepoLinks } from "./proxy/repo-links.js";
-import { STALE_UPLOAD_MS } from "./storage/fs-driver.js";
+import { STALE_UPLOAD_MS, uploadsDir } from "./storage/fs-driver.js";
 import { openStorage } from "./storage/open-storage.js";
 import { sweepTempFiles } from "./storage/temp-files.js";
 import { LocalBlobStore } from "./store/blob-store.js";
@@ -124,6 +124,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     metrics,
     log,
   });
+  // The filesystem driver's root ("/" of its paths), whose disk the free-space mark watches.
+  const diskPath = tiers.primary.localFile?.("/blobs/x").replace(/\/blobs\/x$/, "");
   lifecycle = new Lifecycle({
     config,
     store,
@@ -132,8 +134,10 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     manifests,
     upstreams,
     inUse,
-    // The filesystem driver's root ("/" of its paths), whose disk the free-space mark watches.
-    diskPath: tiers.primary.localFile?.("/blobs/x").replace(/\/blobs\/x$/, ""),
+    diskPath,
+    storage: tiers.primary,
+    tempDirs: [spoolDir, ...(diskPath ? [uploadsDir(diskPath)] : [])],
+    links,
     metrics,
     log,
   });

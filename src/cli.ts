@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerCache } from "./cli/cache.js";
 import { CommandError } from "./cli/common.js";
+import { registerGc } from "./cli/gc.js";
 import { registerOffload } from "./cli/offload.js";
 import { registerPrefetch } from "./cli/prefetch.js";
 import { registerServe } from "./cli/serve.js";
@@ -29,6 +30,7 @@ function program(): Command {
   registerOffload(cli);
   registerCache(cli);
   registerPrefetch(cli);
+  registerGc(cli);
   return cli;
 }
 

@@ -6,16 +6,19 @@ import type { MetadataStore, Pin } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { ProxyBlobStore } from "../proxy/proxy-blob-store.js";
 import type { ProxyManifestStore } from "../proxy/proxy-manifest-store.js";
-import type { RepoRef } from "../proxy/repo-links.js";
+import type { RepoLinks, RepoRef } from "../proxy/repo-links.js";
 import { parseImageRef, referenceOf } from "../reference/image-ref.js";
+import type { StorageDriver } from "../storage/driver.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
 import type { UpstreamSet } from "../upstream/upstreams.js";
 import { Evictor } from "./evictor.js";
+import { GarbageCollector } from "./gc.js";
 import type { InUse } from "./in-use.js";
 import { Pins } from "./pins.js";
 import { parsePlatform } from "./platforms.js";
 import { Prefetcher } from "./prefetch.js";
 import { PrefetchWatch } from "./prefetch-watch.js";
+import { Purger } from "./purge.js";
 import { ContentRemover } from "./remover.js";
 import { Retention } from "./retention.js";
 
@@ -29,6 +32,11 @@ export interface LifecycleOptions {
   inUse: InUse;
   /** The filesystem storage's root, for the free-space check; undefined for other drivers. */
   diskPath: string | undefined;
+  /** The primary storage, which GC walks for orphan files. */
+  storage: StorageDriver;
+  /** Local temp directories GC sweeps (uploads, spool). */
+  tempDirs: readonly string[];
+  links: RepoLinks;
   metrics: Metrics;
   log: Logger;
 }
@@ -62,6 +70,8 @@ export class Lifecycle {
   private readonly watch: PrefetchWatch;
   readonly evictor: Evictor;
   readonly retention: Retention;
+  readonly gc: GarbageCollector;
+  readonly purger: Purger;
 
   constructor(private readonly o: LifecycleOptions) {
     const configured = o.config.cache.pin.map((raw) => {
@@ -103,6 +113,14 @@ export class Lifecycle {
       interval: cache.evictionInterval,
     });
     this.retention = new Retention({ ...common, ...cache.retention });
+    const { grace, interval } = o.config.cache.gc;
+    this.gc = new GarbageCollector({ ...o, remover: this.remover, pins: this.pins, grace, interval });
+    this.purger = new Purger({
+      ...o,
+      remover: this.remover,
+      pins: this.pins,
+      exclusive: (w) => this.gc.exclusive(w),
+    });
   }
 
   /** Routes `[REGISTRY/]NAME[:TAG][@DIGEST]` to its upstream; NAME_INVALID or NAME_UNKNOWN when it can't be. */
@@ -121,10 +139,11 @@ export class Lifecycle {
     this.watch.start();
     this.evictor.start();
     this.retention.start();
+    this.gc.start();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.watch.stop(), this.evictor.stop(), this.retention.stop()]);
+    await Promise.all([this.watch.stop(), this.evictor.stop(), this.retention.stop(), this.gc.stop()]);
   }
 
   async status(): Promise<CacheStatus> {

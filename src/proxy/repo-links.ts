@@ -38,6 +38,15 @@ export class RepoLinks {
   }
 
   /**
+   * Forgets what is known of a repository whose links were deleted (a purge): else its next pull would find its
+   * links "known", write none, and its new content would look unlinked to GC.
+   */
+  forgetRepository(key: RepoKey): void {
+    const prefix = `${key.registry}/${key.repo}@`;
+    for (const k of [...this.known.keys()]) if (k.startsWith(prefix)) this.known.delete(k);
+  }
+
+  /**
    * Resolves when the repository may be served the digest: it is linked, or upstream confirms with a HEAD (free
    * on the Hub's quota) and it is linked from then on. Otherwise throws upstream's answer (BLOB_UNKNOWN…).
    */

@@ -169,6 +169,11 @@ class FsWriter implements FileWriter {
   }
 }
 
+/** Where the filesystem driver rooted at `root` keeps its temp writes (see store/layout.ts). */
+export function uploadsDir(root: string): string {
+  return join(root, UPLOADS);
+}
+
 /** An upload nobody has written to for this long is abandoned, whoever started it. */
 export const STALE_UPLOAD_MS = 60 * 60_000;
 
@@ -177,7 +182,7 @@ export const STALE_UPLOAD_MS = 60 * 60_000;
  * shared with other processes whose uploads are under way.
  */
 export async function createFsDriver(root: string, staleUploadMs = STALE_UPLOAD_MS): Promise<FsDriver> {
-  await mkdir(join(root, UPLOADS), { recursive: true });
-  await sweepTempFiles(join(root, UPLOADS), staleUploadMs);
+  await mkdir(uploadsDir(root), { recursive: true });
+  await sweepTempFiles(uploadsDir(root), staleUploadMs);
   return new FsDriver(root);
 }

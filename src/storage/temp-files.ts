@@ -5,8 +5,8 @@ import { join } from "node:path";
 
 /*
  * Temp files (uploads in progress, fan-out spools) may sit in a directory that several processes share: workers
- * of one machine, or nodes on shared storage. So a process never empties such a directory at start: it removes
- * only files whose writer is known to be dead (same host, pid gone), and files nobody has written for `maxAgeMs`.
+ * of one machine, or nodes on shared storage. So a process never empties such a directory: it removes only files
+ * whose writer is known to be dead (same host, pid gone), and files nobody has written for `maxAgeMs`.
  */
 
 const HOST = hostname().replace(/[^A-Za-z0-9.]/g, "_");
@@ -17,8 +17,6 @@ export function tempName(): string {
 }
 
 async function processAlive(pid: number): Promise<boolean> {
-  // At start no file is ours yet: one with our pid was left by an earlier process that had it.
-  if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
   } catch (err) {
@@ -29,24 +27,58 @@ async function processAlive(pid: number): Promise<boolean> {
   return !/^State:\s+Z/m.test(status);
 }
 
-/** Removes the temp files in `dir` left by dead processes of this host or untouched for `maxAgeMs`. */
-export async function sweepTempFiles(dir: string, maxAgeMs: number): Promise<number> {
+export interface StaleTempFile {
+  path: string;
+  size: number;
+  why: string;
+}
+
+/**
+ * Why the temp file at `path` is garbage, or undefined while it may be written (or is gone). `serving`: this
+ * process is running and its own files are live; at start they are not — one with our pid was left by an earlier
+ * process that had it.
+ */
+export async function staleTempFile(
+  path: string,
+  maxAgeMs: number,
+  serving = false,
+): Promise<StaleTempFile | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st) return undefined;
+  const m = /^(.*)-(\d+)-[0-9a-f-]{36}$/.exec(path.slice(path.lastIndexOf("/") + 1));
+  const pid = m?.[1] === HOST ? Number(m[2]) : undefined;
+  if (pid === process.pid) {
+    return serving ? undefined : { path, size: st.size, why: "left by an earlier process with this pid" };
+  }
+  if (pid !== undefined && !(await processAlive(pid))) {
+    return { path, size: st.size, why: `its writer (pid ${pid} on this host) is gone` };
+  }
+  const idle = Date.now() - st.mtimeMs;
+  if (idle <= maxAgeMs) return undefined;
+  return { path, size: st.size, why: `nobody wrote to it for ${Math.round(idle / 60_000)} min` };
+}
+
+/** The temp files in `dir` that are garbage (see staleTempFile). */
+export async function staleTempFiles(
+  dir: string,
+  maxAgeMs: number,
+  serving = false,
+): Promise<StaleTempFile[]> {
   const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT") return [];
     throw err;
   });
-  let removed = 0;
-  const now = Date.now();
+  const out: StaleTempFile[] = [];
   for (const name of names) {
-    const path = join(dir, name);
-    const m = /^(.*)-(\d+)-[0-9a-f-]{36}$/.exec(name);
-    const orphan = m?.[1] === HOST && !(await processAlive(Number(m[2])));
-    const st = await stat(path).catch(() => undefined);
-    if (!st) continue;
-    if (orphan || now - st.mtimeMs > maxAgeMs) {
-      await rm(path, { recursive: true, force: true });
-      removed++;
-    }
+    const stale = await staleTempFile(join(dir, name), maxAgeMs, serving);
+    if (stale) out.push(stale);
   }
-  return removed;
+  return out;
+}
+
+/** At start: removes the temp files in `dir` left by dead processes of this host or untouched for `maxAgeMs`. */
+export async function sweepTempFiles(dir: string, maxAgeMs: number): Promise<number> {
+  const stale = await staleTempFiles(dir, maxAgeMs);
+  for (const f of stale) await rm(f.path, { recursive: true, force: true });
+  return stale.length;
 }
