@@ -13,6 +13,8 @@ import type { UpstreamSet } from "../upstream/upstreams.js";
 import type { InUse } from "./in-use.js";
 import { Pins } from "./pins.js";
 import { ContentRemover } from "./remover.js";
+import { Repairer, refetchFromUpstream } from "./repair.js";
+import { Verifier } from "./verify.js";
 
 export interface LifecycleOptions {
   config: Config;
@@ -53,6 +55,7 @@ export interface CacheStatus {
 export class Lifecycle {
   readonly pins: Pins;
   readonly remover: ContentRemover;
+  readonly verifier: Verifier;
 
   constructor(private readonly o: LifecycleOptions) {
     const configured = o.config.cache.pin.map((raw) => {
@@ -68,6 +71,9 @@ export class Lifecycle {
       log: o.log,
       onRemoved: (digest) => o.manifests.forget(digest),
     });
+    const refetch = refetchFromUpstream(o.upstreams, o.blobs, o.manifests);
+    const repairer = new Repairer({ ...o, remover: this.remover, refetch });
+    this.verifier = new Verifier({ ...o, repairer });
   }
 
   /** Routes `[REGISTRY/]NAME[:TAG][@DIGEST]` to its upstream; NAME_INVALID or NAME_UNKNOWN when it can't be. */
