@@ -30,7 +30,8 @@ class ProgressView {
     {
       stream: process.stdout,
       format:
-        "verifying [{bar}] {percentage}% | {objects}/{totalObjects} objects | {done} of {size} | {speed} | ETA {eta_formatted}",
+        "[{bar}] {percentage}% | {objects}/{totalObjects} objects | {done}/{size} MiB | {speed} | ETA {eta_formatted}",
+      barsize: 20,
       hideCursor: true,
       etaBuffer: 40,
       fps: 5,
@@ -40,14 +41,19 @@ class ProgressView {
   private bar: SingleBar | undefined;
 
   event(e: AdminEvent): void {
-    if (e.type === "object") this.multi.log(`${badLine(e as BadObject)}\n`);
+    if (e.type === "object") {
+      this.multi.log(`${badLine(e as BadObject)}\n`);
+      // Shown now rather than at the next redraw. Not before the bar exists: update() starts a redraw timer
+      // that creating the bar would orphan.
+      if (this.multi.isActive) this.multi.update();
+    }
     if (e.type !== "progress") return;
     const p = e as VerifyProgress;
     const payload = {
       objects: p.objects,
       totalObjects: p.totalObjects,
-      done: mib(p.bytes),
-      size: mib(p.totalBytes),
+      done: (p.bytes / 2 ** 20).toFixed(1),
+      size: (p.totalBytes / 2 ** 20).toFixed(1),
       speed: `${mib(p.bytesPerSecond)}/s`,
     };
     this.bar ??= this.multi.create(p.totalBytes, 0, payload);

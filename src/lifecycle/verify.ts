@@ -86,7 +86,7 @@ class Progress {
     this.maybeSend();
   }
 
-  /** `final`: sent in any case, with the average speed of the whole run. */
+  /** `final` (or first): sent in any case, with the average speed of the whole run. */
   maybeSend(final = false): void {
     const now = performance.now();
     if (!final && now - this.lastAt < PROGRESS_MS) return;
@@ -125,6 +125,8 @@ export class Verifier {
       usage.blobs.bytes + usage.manifests.bytes,
       onEvent,
     );
+    // The totals, before the first object.
+    progress.maybeSend(true);
     const report: VerifyReport = {
       repair,
       objects: 0,
