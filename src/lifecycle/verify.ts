@@ -86,11 +86,11 @@ class Progress {
     this.maybeSend();
   }
 
-  /** `final` (or first): sent in any case, with the average speed of the whole run. */
-  maybeSend(final = false): void {
+  /** `force`: sent now whatever the time (the first and the last), with the average speed of the whole run. */
+  maybeSend(force = false): void {
     const now = performance.now();
-    if (!final && now - this.lastAt < PROGRESS_MS) return;
-    const [since, sinceBytes] = final ? [this.started, 0] : [this.lastAt, this.lastBytes];
+    if (!force && now - this.lastAt < PROGRESS_MS) return;
+    const [since, sinceBytes] = force ? [this.started, 0] : [this.lastAt, this.lastBytes];
     const bytesPerSecond = now > since ? Math.round(((this.bytes - sinceBytes) * 1000) / (now - since)) : 0;
     this.lastAt = now;
     this.lastBytes = this.bytes;
