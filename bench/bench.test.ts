@@ -36,6 +36,7 @@ const POSITIVE = [
   "routing.ns.p99",
   "skopeo.cold",
   "skopeo.warm",
+  "verify.perGiB",
   "s3.cold.mibs",
   "s3.cold.ttfb",
   "s3.warm.mibs",
@@ -62,6 +63,7 @@ const COUNTS = [
   "manifest.digest.errors",
   "routing.upstream",
   "routing.errors",
+  "verify.wrong",
   "s3.cold.upstreamGets",
   "s3.fill.upstreamGets",
   "eviction.removals",
@@ -75,6 +77,7 @@ const SCENARIOS = [
   "manifests",
   "routing",
   "skopeo",
+  "verify",
   "s3",
   "eviction",
 ];
@@ -88,6 +91,7 @@ const WITH_REFERENCE = [
   "s3.cold.ttfb",
   "s3.warm.mibs",
   "s3.warm.ttfb",
+  "verify.perGiB",
 ];
 
 test("npm run bench -- --smoke: every row, both mirrors, sane numbers", { timeout: 180_000 }, async () => {
@@ -151,10 +155,13 @@ test("npm run bench -- --smoke: every row, both mirrors, sane numbers", { timeou
       100,
       "without a cap, every pull after the first hits",
     );
+    // verify/sha256sum rows: verify found nothing bad, and every file hashed to its name.
+    assert.deepEqual([rows.get("verify.wrong")?.hubmirror, rows.get("verify.wrong")?.registry], [0, 0]);
+    assert.match(stdout, /verify\s+sha256sum\s+verify\/sha256sum/);
 
-    assert.equal(results.targets.length, 16);
+    assert.equal(results.targets.length, 17);
     for (const t of results.targets) assert.equal(typeof t.met, "boolean", t.target);
-    assert.match(stdout, /targets \(issues 4 and 9\):/);
+    assert.match(stdout, /targets \(issues 4, 9 and 10\):/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

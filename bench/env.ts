@@ -55,6 +55,8 @@ export interface Env {
   herd: TestImage[];
   catalogue: TestImage[];
   work: string;
+  /** The run's hubmirror's data directory (its filesystem store is `storage/` in it). */
+  hubmirrorData: string;
   /** The compiled hubmirror and its Node flags, for scenarios that start their own (s3). */
   hubmirrorBuild: { buildDir: string; nodeArgs: string[] };
   /** hubmirror's warnings and errors so far (its log goes away with `stop`). */
@@ -134,12 +136,8 @@ export async function startEnv(opts: Options, log: (msg: string) => void): Promi
       await pushImage(upstream.url, img.repo, img.tag, img);
 
     const nodeArgs = opts.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.profileDir}`] : [];
-    const hub = await startHubmirror({
-      buildDir,
-      upstream: upstream.url,
-      data: join(work, "hub", "data"),
-      nodeArgs,
-    });
+    const hubmirrorData = join(work, "hub", "data");
+    const hub = await startHubmirror({ buildDir, upstream: upstream.url, data: hubmirrorData, nodeArgs });
     cleanups.push(() => hub.stop());
     const reg = await startUpstreamRegistry({ proxy: { remoteurl: upstream.url } });
     cleanups.push(() => reg.stop());
@@ -159,6 +157,7 @@ export async function startEnv(opts: Options, log: (msg: string) => void): Promi
       herd,
       catalogue,
       work,
+      hubmirrorData,
       hubmirrorBuild: { buildDir, nodeArgs },
       hubmirrorWarnings: () => hub.warnings(),
       stop,

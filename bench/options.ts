@@ -12,6 +12,7 @@ export const SCENARIOS = [
   "manifests",
   "routing",
   "skopeo",
+  "verify",
   "s3",
   "eviction",
 ] as const;

@@ -105,6 +105,10 @@ export function evaluateTargets(rows: Row[]): TargetResult[] {
     fmtRatio(ratioOf(r)),
     ratioOf(r) <= 1.2,
   ]);
+  check(["verify.perGiB"], "verify ≤ 1.5× sha256sum per GiB", (r) => [
+    fmtRatio(ratioOf(r)),
+    ratioOf(r) <= 1.5,
+  ]);
   check(["rss.peak"], "peak RSS ≤ 150 MiB", (r) => [`${fmt(r.hubmirror)} MiB`, r.hubmirror <= 150]);
   check(["s3.cold.mibs"], "S3: cold blob ≥ 1.0× registry:2", (r) => ratioAtLeast(r, 1));
   check(["s3.cold.upstreamGets"], "S3: cold blob: exactly 1 upstream GET", (r) => [
@@ -146,7 +150,7 @@ export function renderTable(rows: Row[], targets: TargetResult[]): string {
   });
   const lines = [tables.join("\n\n")];
   if (targets.length > 0) {
-    lines.push("", "targets (issues 4 and 9):");
+    lines.push("", "targets (issues 4, 9 and 10):");
     for (const t of targets) lines.push(`  ${t.met ? "met   " : "MISSED"}  ${t.target}: ${t.value}`);
   }
   return lines.join("\n");

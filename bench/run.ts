@@ -17,6 +17,7 @@ import { manifests } from "./scenarios/manifests.js";
 import { routing } from "./scenarios/routing.js";
 import { s3 } from "./scenarios/s3.js";
 import { skopeo } from "./scenarios/skopeo.js";
+import { verify } from "./scenarios/verify.js";
 import { warmClients } from "./scenarios/warm-clients.js";
 
 const RESULTS_DIR = fileURLToPath(new URL("results", import.meta.url));
@@ -31,6 +32,7 @@ const SCENARIO_FNS: [Scenario, (ctx: Ctx) => Promise<ScenarioResult>][] = [
   ["manifests", manifests],
   ["routing", routing], // a second hubmirror of its own, with 6 upstreams, against the run's
   ["skopeo", skopeo],
+  ["verify", verify], // the run's hubmirror re-hashes its store, against sha256sum of the same files
   ["s3", s3], // its own mirrors on object storage
   ["eviction", eviction], // two hubmirrors of its own: with a size cap and without
 ];

@@ -7,6 +7,7 @@ import { registerGc } from "./cli/gc.js";
 import { registerOffload } from "./cli/offload.js";
 import { registerPrefetch } from "./cli/prefetch.js";
 import { registerServe } from "./cli/serve.js";
+import { registerVerify } from "./cli/verify.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -31,6 +32,7 @@ function program(): Command {
   registerCache(cli);
   registerPrefetch(cli);
   registerGc(cli);
+  registerVerify(cli);
   return cli;
 }
 

@@ -3,6 +3,7 @@ import { CACHE_ROUTES } from "./cache-routes.js";
 import { EVICTION_ROUTES } from "./eviction-routes.js";
 import { GC_ROUTES } from "./gc-routes.js";
 import { PREFETCH_ROUTES } from "./prefetch-routes.js";
+import { VERIFY_ROUTES } from "./verify-routes.js";
 
 /** Every admin route, one list per concern. */
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
@@ -10,4 +11,5 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   ...EVICTION_ROUTES,
   ...GC_ROUTES,
   ...PREFETCH_ROUTES,
+  ...VERIFY_ROUTES,
 ];

@@ -20,7 +20,9 @@ import { Prefetcher } from "./prefetch.js";
 import { PrefetchWatch } from "./prefetch-watch.js";
 import { Purger } from "./purge.js";
 import { ContentRemover } from "./remover.js";
+import { Repairer, refetchFromUpstream } from "./repair.js";
 import { Retention } from "./retention.js";
+import { Verifier } from "./verify.js";
 
 export interface LifecycleOptions {
   config: Config;
@@ -72,6 +74,7 @@ export class Lifecycle {
   readonly retention: Retention;
   readonly gc: GarbageCollector;
   readonly purger: Purger;
+  readonly verifier: Verifier;
 
   constructor(private readonly o: LifecycleOptions) {
     const configured = o.config.cache.pin.map((raw) => {
@@ -121,6 +124,9 @@ export class Lifecycle {
       pins: this.pins,
       exclusive: (w) => this.gc.exclusive(w),
     });
+    const refetch = refetchFromUpstream(o.upstreams, o.blobs, o.manifests);
+    const repairer = new Repairer({ ...o, remover: this.remover, refetch });
+    this.verifier = new Verifier({ ...o, repairer });
   }
 
   /** Routes `[REGISTRY/]NAME[:TAG][@DIGEST]` to its upstream; NAME_INVALID or NAME_UNKNOWN when it can't be. */

@@ -22,6 +22,11 @@ export interface BlobHandle {
   redirectURL?: string | undefined;
   /** Sends a range into a sink, following an in-flight download when there is one. */
   send(r: RangeRequest): Promise<void>;
+  /**
+   * Settles once the blob is stored (at once for a hit); rejects when its download fails. A reader gets the last
+   * byte as soon as the digest matched, a moment before the commit: what a caller waits on to find it stored.
+   */
+  stored: Promise<void>;
 }
 
 /** A blob asked for under a repository. */
@@ -98,6 +103,7 @@ export class ProxyBlobStore {
       size,
       result: joined ? "joined" : "miss",
       send: (r) => p.send(r, (again) => this.sendStored(b, again)),
+      stored: p.done,
     };
   }
 
@@ -119,7 +125,13 @@ export class ProxyBlobStore {
     this.o.store.touch(b.digest);
     const redirectURL = redirect ? await this.o.store.redirectURL(rec) : undefined;
     if (redirectURL) this.o.inUse.hold(b.digest, this.o.redirectHoldMs ?? REDIRECT_HOLD_MS);
-    return { size: rec.size, result: "hit", redirectURL, send: (r) => this.sendStored(b, r) };
+    return {
+      size: rec.size,
+      result: "hit",
+      redirectURL,
+      send: (r) => this.sendStored(b, r),
+      stored: Promise.resolve(),
+    };
   }
 
   /** Stored bytes; if they vanished since the lookup, the blob is a miss after all and is fetched again. */

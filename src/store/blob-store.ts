@@ -1,9 +1,11 @@
+import { createHash } from "node:crypto";
 import { addAbortSignal } from "node:stream";
 import { LRUCache } from "lru-cache";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { BlobIndex, BlobRecord } from "../metadata/store.js";
-import type { Digest } from "../reference/reference.js";
+import { type Digest, digestAlgorithm } from "../reference/reference.js";
 import { type FileWriter, PathNotFoundError, type StorageDriver } from "../storage/driver.js";
+import { hashFile, hashStream, type OnBytes } from "./hash-content.js";
 import { blobPath } from "./layout.js";
 import { type RangeRequest, sendFileRange, sendStream } from "./send-range.js";
 
@@ -128,6 +130,32 @@ export class LocalBlobStore {
       else await sendStream(() => this.driver.reader(path, r.start, r.length), r);
     } catch (err) {
       throw missing(err) ? await this.vanished(digest) : unavailable(err);
+    }
+  }
+
+  /**
+   * Re-hashes stored bytes with the digest's algorithm (verify): what they hash to and their length, or undefined
+   * when they are gone. Reads the driver's local file with reused buffers when it has one, else a stream. Leaves
+   * the index alone (verify decides what to do about what it finds), and storage errors as they are, for the
+   * operator to read.
+   */
+  async hash(
+    digest: Digest,
+    onBytes: OnBytes = () => {},
+    signal?: AbortSignal,
+  ): Promise<{ digest: Digest; size: number } | undefined> {
+    const path = blobPath(digest);
+    const file = this.driver.localFile?.(path);
+    const algorithm = digestAlgorithm(digest);
+    const hash = createHash(algorithm);
+    try {
+      const size = file
+        ? await hashFile(file, hash, onBytes, signal)
+        : await hashStream(await this.driver.reader(path), hash, onBytes, signal);
+      return { digest: `${algorithm}:${hash.digest("hex")}`, size };
+    } catch (err) {
+      if (missing(err)) return undefined;
+      throw err;
     }
   }
 
