@@ -1,6 +1,18 @@
 import type Database from "better-sqlite3";
+import { USAGE_FIGURES } from "./store.js";
 
-export const SCHEMA = `
+/** Usage statistics (src/stats): a row per bucket of each grain, its images beside it. Figures are untyped
+ * columns: counts stay integers, downloadMs keeps its fraction. */
+const USAGE_TABLES = `
+CREATE TABLE IF NOT EXISTS usage_buckets (
+  grain TEXT NOT NULL, t INTEGER NOT NULL, ${USAGE_FIGURES.map((f) => `${f} NOT NULL DEFAULT 0`).join(", ")},
+  PRIMARY KEY (grain, t));
+CREATE TABLE IF NOT EXISTS usage_images (
+  grain TEXT NOT NULL, t INTEGER NOT NULL, image TEXT NOT NULL, pulls INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  PRIMARY KEY (grain, t, image));
+`;
+
+export const SCHEMA = `${USAGE_TABLES}
 CREATE TABLE IF NOT EXISTS blobs (
   digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created_at INTEGER NOT NULL, last_access INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS offload_failures (

@@ -154,6 +154,24 @@ export class Metrics {
     "kind",
   ] as const);
   readonly cacheMaxBytes = gauge(this.r, "hubmirror_cache_max_bytes", "The size cap (0: none)");
+  readonly clientRequests = counter(
+    this.r,
+    "hubmirror_client_requests_total",
+    "Manifest and blob requests by client kind (from the User-Agent): docker, containerd, podman, kubelet, other",
+    ["client"] as const,
+  );
+  readonly pulls = counter(
+    this.r,
+    "hubmirror_pulls_total",
+    "Image pulls (GETs of an image manifest, not an index), by upstream registry and client kind",
+    ["registry", "client"] as const,
+  );
+  readonly downloadSpeed = new Histogram({
+    name: "hubmirror_blob_download_speed_bytes_per_second",
+    help: "Speed of each blob download of at least 1 MiB, as its client got it (request start to last byte)",
+    buckets: [1, 4, 16, 64, 256, 1024].map((mib) => mib * 1024 * 1024),
+    registers: this.r,
+  });
   readonly storageSeconds = new Histogram({
     name: "hubmirror_storage_operation_seconds",
     help: "Time to start or complete a storage driver operation",
