@@ -1,6 +1,6 @@
 import { RegistryError } from "../errors/oci-errors.js";
 import type { RequestContext } from "../http/context.js";
-import type { MetadataStore, UsageStore } from "../metadata/store.js";
+import type { CacheUsage, MetadataStore, UsageStore } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Download } from "../proxy/proxy-blob-store.js";
 import { UPSTREAM_STATE } from "../upstream/transport.js";
@@ -15,8 +15,8 @@ export interface StatsOptions {
   upstreams: readonly { registry: string; url: string }[];
   metrics: Metrics;
   maxSize: number | undefined;
-  /** How long a report is reused: /api/stats is public, and the cache's size is a scan of the whole index. */
-  reuseMs?: number;
+  /** How long the cache's size is reused: /api/stats is public, and the size is a scan of the whole index. */
+  cacheUsageTtlMs?: number;
 }
 
 /** What /api/stats answers (see README "Statistics"). */
@@ -65,7 +65,7 @@ export function parseStatsRange(raw: string | null): StatsRange {
 export class Stats {
   readonly recorder: UsageRecorder;
   private readonly requestsBy: Record<ClientKind, { inc(): void }>;
-  private readonly reports = new Map<StatsRange, { at: number; report: Promise<StatsReport> }>();
+  private cacheUsage: { at: number; usage: Promise<CacheUsage> } | undefined;
 
   constructor(private readonly o: StatsOptions) {
     this.recorder = new UsageRecorder(o.meta);
@@ -109,23 +109,11 @@ export class Stats {
     return this.recorder.flush();
   }
 
-  /** The figures of a range, with the live state; reused for `reuseMs`. */
-  report(range: StatsRange): Promise<StatsReport> {
-    const now = Date.now();
-    const last = this.reports.get(range);
-    if (last && now - last.at < (this.o.reuseMs ?? 1000)) return last.report;
-    const report = this.build(range, now);
-    this.reports.set(range, { at: now, report });
-    report.catch(() => {
-      if (this.reports.get(range)?.report === report) this.reports.delete(range);
-    });
-    return report;
-  }
-
-  private async build(range: StatsRange, now: number): Promise<StatsReport> {
+  /** The figures of a range, with the live state. */
+  async report(range: StatsRange): Promise<StatsReport> {
     const { meta } = this.o;
-    const usage = await usageReport(meta, this.recorder, range, now);
-    const stored = await meta.cacheUsage();
+    const usage = await usageReport(meta, this.recorder, range, Date.now());
+    const stored = await this.storedNow();
     const upstreams = await Promise.all(
       this.o.upstreams.map(async ({ registry, url }) => {
         const status = await meta.getUpstreamStatus(registry);
@@ -165,5 +153,19 @@ export class Stats {
         user: e.user ?? null,
       })),
     };
+  }
+
+  /** The cache's size, reused for a second (see cacheUsageTtlMs). */
+  private storedNow(): Promise<CacheUsage> {
+    const now = Date.now();
+    if (this.cacheUsage && now - this.cacheUsage.at < (this.o.cacheUsageTtlMs ?? 1000))
+      return this.cacheUsage.usage;
+    const usage = this.o.meta.cacheUsage();
+    const entry = { at: now, usage };
+    this.cacheUsage = entry;
+    usage.catch(() => {
+      if (this.cacheUsage === entry) this.cacheUsage = undefined;
+    });
+    return usage;
   }
 }
