@@ -4,7 +4,7 @@ import type { CacheUsage, MetadataStore, UsageStore } from "../metadata/store.js
 import type { Metrics } from "../metrics/metrics.js";
 import type { Download } from "../proxy/proxy-blob-store.js";
 import { UPSTREAM_STATE } from "../upstream/transport.js";
-import { CLIENT_KINDS, type ClientKind, clientKind } from "./client-kind.js";
+import { type ClientKind, clientKind } from "./client-kind.js";
 import { UsageRecorder } from "./usage-recorder.js";
 import { RANGES, type StatsRange, type UsageReport, usageReport } from "./usage-report.js";
 
@@ -64,15 +64,10 @@ export function parseStatsRange(raw: string | null): StatsRange {
  */
 export class Stats {
   readonly recorder: UsageRecorder;
-  private readonly requestsBy: Record<ClientKind, { inc(): void }>;
   private cacheUsage: { at: number; usage: Promise<CacheUsage> } | undefined;
 
   constructor(private readonly o: StatsOptions) {
     this.recorder = new UsageRecorder(o.meta);
-    // Children bound once: no label lookup per request.
-    this.requestsBy = Object.fromEntries(
-      CLIENT_KINDS.map((k) => [k, o.metrics.clientRequests.labels({ client: k })]),
-    ) as Record<ClientKind, { inc(): void }>;
   }
 
   /** A finished request: manifests and blobs of a resolved repository count, the rest is not usage. */
@@ -96,9 +91,13 @@ export class Stats {
       user: ctx.principal?.name,
       pull,
     });
-    this.requestsBy[client].inc();
-    if (pull) this.o.metrics.pulls.inc({ registry: ctx.key.registry, client });
-    if (speed !== undefined) this.o.metrics.downloadSpeed.observe(speed);
+    const { clientCounts, pullCounts, downloadSpeed } = this.o.metrics;
+    clientCounts.set(client, (clientCounts.get(client) ?? 0) + 1);
+    if (pull) {
+      const byClient = pullCounts.get(ctx.key.registry) ?? new Map<string, number>();
+      pullCounts.set(ctx.key.registry, byClient.set(client, (byClient.get(client) ?? 0) + 1));
+    }
+    if (speed !== undefined) downloadSpeed.observe(speed);
   }
 
   upstreamBytes(n: number): void {
