@@ -20,6 +20,7 @@ import { ProxyBlobStore } from "./proxy/proxy-blob-store.js";
 import { ProxyManifestStore } from "./proxy/proxy-manifest-store.js";
 import { ProxyTagStore } from "./proxy/proxy-tag-store.js";
 import { RepoLinks } from "./proxy/repo-links.js";
+import { Stats } from "./stats/stats.js";
 import { STALE_UPLOAD_MS, uploadsDir } from "./storage/fs-driver.js";
 import { openStorage } from "./storage/open-storage.js";
 import { sweepTempFiles } from "./storage/temp-files.js";
@@ -102,6 +103,14 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   // Aborted when shutdown gives up waiting: downloads stop and commit nothing.
   const aborter = new AbortController();
   const inUse = new InUse();
+  // Reaches the blob downloads through `blobs`, declared next: only called once requests come in.
+  const stats: Stats = new Stats({
+    meta,
+    downloads: () => blobs.downloads(),
+    upstreams: config.upstreams.map((u) => ({ registry: u.registry, url: u.url })),
+    metrics,
+    maxSize: config.cache.maxSize,
+  });
   const blobs = new ProxyBlobStore({
     store,
     inUse,
@@ -113,6 +122,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     resumeAttempts: (registry) => upstreams.settings(registry).resumeAttempts,
     metrics,
     log,
+    onUpstreamBytes: (n) => stats.upstreamBytes(n),
   });
   const manifests = new ProxyManifestStore({
     store,
@@ -123,6 +133,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     memoryBytes: MANIFEST_MEMORY_BYTES,
     metrics,
     log,
+    onUpstreamBytes: (n) => stats.upstreamBytes(n),
   });
   // The filesystem driver's root ("/" of its paths), whose disk the free-space mark watches.
   const diskPath = tiers.primary.localFile?.("/blobs/x").replace(/\/blobs\/x$/, "");
@@ -146,6 +157,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     manifests,
     tags: new ProxyTagStore(meta),
     meta,
+    stats,
     upstreams,
     metrics,
     mayRedirect: redirectPolicy(config.storage.redirect.directUserAgents),
@@ -164,6 +176,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   lifecycle.start();
   const flusher = setInterval(() => {
     meta.flush().catch((err: Error) => log.warn({ err: err.message }, "metadata flush failed"));
+    stats.flush().catch((err: Error) => log.warn({ err: err.message }, "usage statistics flush failed"));
   }, FLUSH_INTERVAL_MS);
   flusher.unref();
   const addr = server.address() as AddressInfo;
@@ -202,6 +215,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       await offloader?.stop();
       await Promise.all([tiers.primary.close?.(), tiers.offload?.close?.()]);
       await upstreams.close().catch(() => {});
+      await stats.flush().catch((err: Error) => log.warn({ err: err.message }, "usage statistics not saved"));
       await meta.close();
       log.info("hubmirror stopped");
     })();

@@ -5,6 +5,7 @@ import type { Metrics } from "../metrics/metrics.js";
 import type { CacheResult, ProxyBlobStore } from "../proxy/proxy-blob-store.js";
 import type { ProxyManifestStore } from "../proxy/proxy-manifest-store.js";
 import type { ProxyTagStore } from "../proxy/proxy-tag-store.js";
+import type { Stats } from "../stats/stats.js";
 import type { Upstream } from "../upstream/upstream.js";
 import type { UpstreamSet } from "../upstream/upstreams.js";
 import type { MeteredResponse } from "./metered-response.js";
@@ -14,8 +15,10 @@ export interface Services {
   blobs: Pick<ProxyBlobStore, "stat" | "get">;
   manifests: Pick<ProxyManifestStore, "byDigest" | "byTag">;
   tags: Pick<ProxyTagStore, "list">;
-  /** The catalog and the usage totals. */
-  meta: Pick<MetadataStore, "listRepositories" | "addCounters">;
+  /** The catalog. */
+  meta: Pick<MetadataStore, "listRepositories">;
+  /** Usage accounting (every finished request) and the statistics built from it. */
+  stats: Pick<Stats, "record" | "report">;
   /** The configured upstreams and the routing of a request to one of them. */
   upstreams: Pick<UpstreamSet, "resolve" | "registryOf">;
   metrics: Metrics;
@@ -44,6 +47,7 @@ export type RouteName =
   | "health"
   | "admin"
   | "console"
+  | "stats"
   | "none";
 
 export type Handler = (s: Services, ctx: RequestContext) => Promise<void>;
@@ -70,6 +74,8 @@ const NO_ROUTE: Route = {
 
 /** Per-request state, built once per request; the middleware fill it in, in order. */
 export class RequestContext {
+  /** performance.now() when the request came in. */
+  readonly started = performance.now();
   readonly head: boolean;
   readonly path: string;
   readonly query: Query;
@@ -83,6 +89,8 @@ export class RequestContext {
   principal: Principal | undefined = undefined;
   /** For the access log and the usage totals. */
   cache: CacheResult | undefined = undefined;
+  /** An image manifest (not an index) is being sent: the request is a pull. */
+  pull = false;
   /** Blob body bytes the socket took, counted by the blob sink for the served-bytes metric. */
   bytes = 0;
   /** The status once the response closed; 499 when the client left before it was complete. */

@@ -36,6 +36,7 @@ export async function handleManifest(s: Services, ctx: RepoContext): Promise<voi
     if (tagged.result === "stale") m = { ...m, result: "stale" };
   }
   ctx.cache = m.result;
+  ctx.pull = !ctx.head && !isIndex(m.mediaType);
   s.metrics.cacheRequests.inc({ kind: "manifest", result: m.result });
   const headers: Record<string, string | number> = {
     "Content-Type": m.mediaType,

@@ -8,7 +8,6 @@ type Layer = Middleware<RequestContext>;
 /** One JSON line per request, once its response is closed (settle, further in, waits for that). */
 export function accessLog(log: Logger): Layer {
   return async (ctx, next) => {
-    const started = performance.now();
     await next(ctx);
     log.info(
       {
@@ -17,7 +16,7 @@ export function accessLog(log: Logger): Layer {
         registry: ctx.key?.registry,
         status: ctx.status,
         bytes: ctx.res.bodyBytes,
-        ms: Math.round((performance.now() - started) * 10) / 10,
+        ms: Math.round((performance.now() - ctx.started) * 10) / 10,
         cache: ctx.cache,
       },
       "request",
@@ -25,19 +24,15 @@ export function accessLog(log: Logger): Layer {
   };
 }
 
-/** The request counter, and the persistent usage totals for the console (buffered by the store). */
-export function usage(s: Pick<Services, "metrics" | "meta">): Layer {
+/** The request counters, and the usage statistics (buffered in memory, written in batches). */
+export function usage(s: Pick<Services, "metrics" | "stats">): Layer {
   return async (ctx, next) => {
     await next(ctx);
     const route = ctx.route.name;
     s.metrics.httpRequests.inc({ method: ctx.req.method ?? "", route, status: String(ctx.status) });
     if (ctx.key)
       s.metrics.registryRequests.inc({ registry: ctx.key.registry, route, cache: ctx.cache ?? "none" });
-    s.meta.addCounters({
-      requests: 1,
-      [`${route}_${ctx.cache ?? "none"}`]: 1,
-      bytes_served: ctx.res.bodyBytes,
-    });
+    s.stats.record(ctx);
   };
 }
 

@@ -10,6 +10,7 @@ import type { RepoKey } from "../metadata/store.js";
 import { Metrics } from "../metrics/metrics.js";
 import { ProxyTagStore } from "../proxy/proxy-tag-store.js";
 import type { RepoRef } from "../proxy/repo-links.js";
+import { Stats } from "../stats/stats.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { UpstreamSet } from "../upstream/upstreams.js";
 import { compose } from "./compose.js";
@@ -46,6 +47,7 @@ describe("request pipeline", () => {
     throw new RegistryError("MANIFEST_UNKNOWN");
   };
   const set = new UpstreamSet([{ settings: parseConfig({}).upstream, upstream }]);
+  const metrics = new Metrics();
   const s: Services = {
     blobs: { stat: notHere, get: notHere },
     manifests: { byDigest: notHere, byTag: notHere },
@@ -58,7 +60,8 @@ describe("request pipeline", () => {
       },
       registryOf: (ns, host) => set.registryOf(ns, host),
     },
-    metrics: new Metrics(),
+    metrics,
+    stats: new Stats({ meta, downloads: () => [], upstreams: [], metrics, maxSize: undefined }),
     mayRedirect: () => true,
   };
   const server = createRegistryServer(s, pino({ level: "silent" }));

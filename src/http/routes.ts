@@ -1,5 +1,6 @@
 import { CONSOLE_DIR, StaticSite } from "../console/static-site.js";
 import { RegistryError } from "../errors/oci-errors.js";
+import { handleStats } from "../stats/stats-handler.js";
 import { handleBase, handleHealth, handleMetrics } from "./base-handlers.js";
 import { handleBlob } from "./blob-handler.js";
 import type { Middleware } from "./compose.js";
@@ -20,6 +21,7 @@ export const ROUTES: readonly Route[] = [
   { name: "catalog", methods: READ, path: "/v2/_catalog", handle: handleCatalog },
   { name: "metrics", methods: READ, path: "/metrics", handle: handleMetrics },
   { name: "health", methods: READ, path: "/healthz", handle: handleHealth },
+  { name: "stats", methods: READ, path: "/api/stats", handle: handleStats },
   { name: "manifests", methods: READ, path: /^\/v2\/(.+?)\/manifests\/([^/]+)$/, repo: handleManifest },
   { name: "uploads", methods: READ, path: /^\/v2\/(.+?)\/blobs\/uploads(?:\/.*)?$/, handle: refuseUploads },
   { name: "blobs", methods: READ, path: /^\/v2\/(.+?)\/blobs\/([^/]+)$/, repo: handleBlob },

@@ -1,6 +1,26 @@
 import type Database from "better-sqlite3";
+import { USAGE_FIGURES } from "./store.js";
 
-export const SCHEMA = `
+/**
+ * Usage statistics (src/stats): a row per bucket of each grain, its images beside it. Figures are untyped columns:
+ * counts stay integers, downloadMs keeps its fraction.
+ */
+const USAGE_COLUMNS: Record<string, string> = Object.fromEntries(
+  USAGE_FIGURES.map((f) => [f, "NOT NULL DEFAULT 0"]),
+);
+const USAGE_TABLES = `
+CREATE TABLE IF NOT EXISTS usage_buckets (
+  grain TEXT NOT NULL, t INTEGER NOT NULL,
+  ${Object.entries(USAGE_COLUMNS)
+    .map(([name, type]) => `${name} ${type}`)
+    .join(", ")},
+  PRIMARY KEY (grain, t));
+CREATE TABLE IF NOT EXISTS usage_images (
+  grain TEXT NOT NULL, t INTEGER NOT NULL, image TEXT NOT NULL, pulls INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  PRIMARY KEY (grain, t, image));
+`;
+
+export const SCHEMA = `${USAGE_TABLES}
 CREATE TABLE IF NOT EXISTS blobs (
   digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created_at INTEGER NOT NULL, last_access INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS offload_failures (
@@ -57,6 +77,8 @@ function addColumns(db: Database.Database, table: string, wanted: Record<string,
 /** Brings a database made by an earlier version up to SCHEMA. */
 export function migrate(db: Database.Database): void {
   addColumns(db, "blobs", BLOB_COLUMNS);
+  // A figure added to USAGE_FIGURES later gets its column in an older database.
+  addColumns(db, "usage_buckets", USAGE_COLUMNS);
   // A tag of an older database counts as pulled when upstream last confirmed it, not at the epoch.
   if (addColumns(db, "tags", TAG_COLUMNS).length > 0) db.exec("UPDATE tags SET last_pull = checked_at");
   db.exec("CREATE INDEX IF NOT EXISTS blobs_by_location ON blobs (location, last_access)");

@@ -8,11 +8,13 @@ import type { Digest } from "../reference/reference.js";
 import { runLifecycleSuite } from "./lifecycle-suite.js";
 import { runMetadataSuite } from "./metadata-suite.js";
 import { SqliteStore } from "./sqlite-store.js";
+import { runUsageSuite } from "./usage-suite.js";
 
 const tempDb = async () => join(await mkdtemp(join(tmpdir(), "hubmirror-db-")), "meta.db");
 
 runMetadataSuite("sqlite", async () => new SqliteStore(await tempDb()));
 runLifecycleSuite("sqlite", async () => new SqliteStore(await tempDb()));
+runUsageSuite("sqlite", async () => new SqliteStore(await tempDb()));
 
 it("sqlite store keeps everything across a reopen", async () => {
   const file = await tempDb();

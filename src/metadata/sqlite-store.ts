@@ -1,10 +1,12 @@
 import Database from "better-sqlite3";
 import type { Digest } from "../reference/reference.js";
 import { migrate, prepareStatements, type Row, SCHEMA } from "./sqlite-schema.js";
+import { SqliteUsage } from "./sqlite-usage.js";
 import type {
   BlobRecord,
   CacheUsage,
   ContentKind,
+  ImageUsage,
   Location,
   ManifestRecord,
   MetadataStore,
@@ -15,6 +17,9 @@ import type {
   TagRecord,
   TagRef,
   UpstreamStatus,
+  UsageBucket,
+  UsageFigures,
+  UsageGrain,
 } from "./store.js";
 
 /** The embedded metadata store. better-sqlite3 is synchronous and fast; WAL keeps readers off the writer's way. */
@@ -26,6 +31,7 @@ export class SqliteStore implements MetadataStore {
   private readonly counterDeltas = new Map<string, number>();
   /** Tag resolutions not yet written, by registry, repository and tag (NUL-separated). */
   private readonly tagPulls = new Map<string, number>();
+  private readonly usage: SqliteUsage;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -35,6 +41,7 @@ export class SqliteStore implements MetadataStore {
     this.db.exec(SCHEMA);
     migrate(this.db);
     this.stmt = prepareStatements(this.db);
+    this.usage = new SqliteUsage(this.db);
   }
 
   async getTag({ registry, repo }: RepoKey, tag: string): Promise<TagRecord | undefined> {
@@ -333,6 +340,26 @@ export class SqliteStore implements MetadataStore {
       repo: r.repo as string,
       reference: r.reference as string,
     }));
+  }
+
+  addUsage(buckets: readonly UsageBucket[]): Promise<void> {
+    return this.usage.addUsage(buckets);
+  }
+
+  usageSeries(grain: UsageGrain, from: number, to: number): Promise<{ t: number; figures: UsageFigures }[]> {
+    return this.usage.usageSeries(grain, from, to);
+  }
+
+  usageImages(grain: UsageGrain, from: number, to: number): Promise<ImageUsage[]> {
+    return this.usage.usageImages(grain, from, to);
+  }
+
+  pruneUsage(grain: UsageGrain, before: number): Promise<void> {
+    return this.usage.pruneUsage(grain, before);
+  }
+
+  trimUsageImages(grain: UsageGrain, from: number, to: number, keep: number): Promise<void> {
+    return this.usage.trimUsageImages(grain, from, to, keep);
   }
 
   async close(): Promise<void> {

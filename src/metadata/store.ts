@@ -159,10 +159,70 @@ export interface LifecycleIndex {
 }
 
 /**
+ * What a usage bucket counts (see src/stats): requests and bytes, cache results, the blob downloads timed for
+ * speed (bytes, milliseconds, the fastest), requests by client kind. Every figure adds up, but peakSpeed: the
+ * maximum.
+ */
+export const USAGE_FIGURES = [
+  "pulls",
+  "manifestRequests",
+  "blobRequests",
+  "servedBytes",
+  "upstreamBytes",
+  "hit",
+  "miss",
+  "joined",
+  "redirect",
+  "stale",
+  "downloadBytes",
+  "downloadMs",
+  "peakSpeed",
+  "docker",
+  "containerd",
+  "podman",
+  "kubelet",
+  "other",
+] as const;
+export type UsageFigures = Record<(typeof USAGE_FIGURES)[number], number>;
+
+/** How long a usage bucket spans; months are calendar months (UTC). */
+export type UsageGrain = "minute" | "hour" | "day" | "month";
+
+/** An image's share of a bucket: pulls, and bytes served under its repository. */
+export interface ImageUsage {
+  /** `registry/repository`, e.g. docker.io/library/alpine. */
+  image: string;
+  pulls: number;
+  bytes: number;
+}
+
+/** One bucket's figures; `t` is its start (ms since epoch). */
+export interface UsageBucket {
+  grain: UsageGrain;
+  t: number;
+  figures: UsageFigures;
+  images: readonly ImageUsage[];
+}
+
+/** The usage statistics, in time buckets of each grain; src/stats decides what goes in and what is kept. */
+export interface UsageStore {
+  /** Adds the buckets' figures and images to the stored ones (peakSpeed: the larger), in one transaction. */
+  addUsage(buckets: readonly UsageBucket[]): Promise<void>;
+  /** The stored buckets of a grain with `from <= t < to`, oldest first (a bucket nothing happened in has no row). */
+  usageSeries(grain: UsageGrain, from: number, to: number): Promise<{ t: number; figures: UsageFigures }[]>;
+  /** The images of a grain's buckets with `from <= t < to`, summed per image. */
+  usageImages(grain: UsageGrain, from: number, to: number): Promise<ImageUsage[]>;
+  /** Drops the buckets of a grain before `before`. */
+  pruneUsage(grain: UsageGrain, before: number): Promise<void>;
+  /** In each bucket of a grain with `from <= t < to`, keeps the top `keep` images by pulls and by bytes. */
+  trimUsageImages(grain: UsageGrain, from: number, to: number, keep: number): Promise<void>;
+}
+
+/**
  * What the mirror remembers besides blob bytes, as small role interfaces. Implementations: SQLite (embedded
  * default); a shared database later, hence the async interface. Reads are on the request path and must be fast.
  */
-export interface MetadataStore extends BlobIndex, OffloadIndex, RepositoryLinks, LifecycleIndex {
+export interface MetadataStore extends BlobIndex, OffloadIndex, RepositoryLinks, LifecycleIndex, UsageStore {
   getTag(key: RepoKey, tag: string): Promise<TagRecord | undefined>;
   /** Only called after the manifest itself is committed, so a tag never points at a missing manifest. */
   putTag(key: RepoKey, tag: string, digest: Digest, checkedAt: number): Promise<void>;

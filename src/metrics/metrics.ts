@@ -154,6 +154,39 @@ export class Metrics {
     "kind",
   ] as const);
   readonly cacheMaxBytes = gauge(this.r, "hubmirror_cache_max_bytes", "The size cap (0: none)");
+  /**
+   * Requests by client kind, and pulls by registry and client kind: counted per request by the usage statistics in
+   * plain maps (a labelled inc costs more than the rest of the accounting), published at scrape time.
+   */
+  readonly clientCounts = new Map<string, number>();
+  readonly pullCounts = new Map<string, Map<string, number>>();
+  readonly clientRequests = new Counter({
+    name: "hubmirror_client_requests_total",
+    help: "Manifest and blob requests by client kind (from the User-Agent): docker, containerd, podman, kubelet, other",
+    labelNames: ["client"] as const,
+    registers: this.r,
+    collect: () => {
+      this.clientRequests.reset();
+      for (const [client, n] of this.clientCounts) this.clientRequests.inc({ client }, n);
+    },
+  });
+  readonly pulls = new Counter({
+    name: "hubmirror_pulls_total",
+    help: "Image pulls (GETs of an image manifest, not an index), by upstream registry and client kind",
+    labelNames: ["registry", "client"] as const,
+    registers: this.r,
+    collect: () => {
+      this.pulls.reset();
+      for (const [registry, byClient] of this.pullCounts)
+        for (const [client, n] of byClient) this.pulls.inc({ registry, client }, n);
+    },
+  });
+  readonly downloadSpeed = new Histogram({
+    name: "hubmirror_blob_download_speed_bytes_per_second",
+    help: "Speed of each blob download of at least 1 MiB, as its client got it (request start to last byte)",
+    buckets: [1, 4, 16, 64, 256, 1024].map((mib) => mib * 1024 * 1024),
+    registers: this.r,
+  });
   readonly storageSeconds = new Histogram({
     name: "hubmirror_storage_operation_seconds",
     help: "Time to start or complete a storage driver operation",

@@ -1,7 +1,7 @@
 import { SingleFlight } from "../async/single-flight.js";
 import type { InUse } from "../lifecycle/in-use.js";
 import type { Logger } from "../log/logger.js";
-import type { BlobRecord, MetadataStore } from "../metadata/store.js";
+import type { BlobRecord, MetadataStore, RepoKey } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Digest } from "../reference/reference.js";
 import { BlobVanishedError, type LocalBlobStore } from "../store/blob-store.js";
@@ -29,6 +29,16 @@ export interface BlobHandle {
   stored: Promise<void>;
 }
 
+/** A blob download under way, for the statistics. */
+export interface Download {
+  digest: Digest;
+  registry: string;
+  repo: string;
+  received: number;
+  /** null until upstream answered. */
+  size: number | null;
+}
+
 /** A blob asked for under a repository. */
 interface BlobRef extends RepoRef {
   digest: Digest;
@@ -51,6 +61,8 @@ export interface ProxyBlobOptions {
   maxSize?: number | undefined;
   /** How long a blob a client was redirected to stays safe from removal (it is fetched from storage next). */
   redirectHoldMs?: number;
+  /** Blob bytes received from upstream, as they arrive (the usage statistics). */
+  onUpstreamBytes?: (n: number) => void;
 }
 
 /**
@@ -60,6 +72,8 @@ export interface ProxyBlobOptions {
 export class ProxyBlobStore {
   /** Downloads in progress; the index record when the "miss" turned out to be stored after all. */
   private readonly fills = new SingleFlight<Digest, BlobFill | BlobRecord>();
+  /** The same downloads with the repository that started each. */
+  private readonly downloading = new Map<Digest, { key: RepoKey; fill: BlobFill }>();
 
   constructor(private readonly o: ProxyBlobOptions) {}
 
@@ -163,11 +177,15 @@ export class ProxyBlobStore {
       signal: this.o.signal,
       open: (offset) => upstream.openBlob(key.repo, digest, offset, this.o.signal),
       onResume: () => this.o.metrics.blobResumes.inc(labels),
-      onBytes: (n) => this.o.metrics.upstreamBytes.inc(labels, n),
+      onBytes: (n) => {
+        this.o.metrics.upstreamBytes.inc(labels, n);
+        this.o.onUpstreamBytes?.(n);
+      },
       keep: (size) => this.o.maxSize === undefined || size <= this.o.maxSize,
     });
     // Nothing removes the blob while it downloads (its readers read the fill's own file handle, which outlives it).
     const release = this.o.inUse.acquire(digest);
+    this.downloading.set(digest, { key, fill });
     // Upstream serving the blob under this name is what links the repository to it.
     fill.ready.then(() => this.o.links.link(key, [digest])).catch(() => {});
     this.o.metrics.fillsInFlight.inc();
@@ -188,9 +206,21 @@ export class ProxyBlobStore {
       .catch(() => {})
       .finally(() => {
         this.o.metrics.fillsInFlight.dec();
+        if (this.downloading.get(digest)?.fill === fill) this.downloading.delete(digest);
         release();
       });
     return fill;
+  }
+
+  /** The downloads under way and how far each got. */
+  downloads(): Download[] {
+    return [...this.downloading].map(([digest, { key, fill }]) => ({
+      digest,
+      registry: key.registry,
+      repo: key.repo,
+      received: fill.received,
+      size: fill.size ?? null,
+    }));
   }
 
   /** Settles when no download is in progress (for shutdown). */

@@ -30,6 +30,8 @@ export interface ProxyManifestOptions {
   memoryBytes: number;
   metrics: Metrics;
   log: Logger;
+  /** Manifest bytes received from upstream (the usage statistics). */
+  onUpstreamBytes?: (n: number) => void;
 }
 
 const TIMED_OUT = Symbol("timed out");
@@ -136,6 +138,7 @@ export class ProxyManifestStore {
    * `contentType` (upstream's header) counts only when the manifest has no mediaType field of its own.
    */
   private async store(key: RepoKey, digest: Digest, contentType: string, body: Buffer): Promise<Manifest> {
+    this.o.onUpstreamBytes?.(body.length);
     const parsed = parseManifestJson(body);
     const mediaType = parsed.mediaType || contentType;
     const references = referencesOf(parsed);
