@@ -5,6 +5,7 @@ import { registerCache } from "./cli/cache.js";
 import { CommandError } from "./cli/common.js";
 import { registerOffload } from "./cli/offload.js";
 import { registerServe } from "./cli/serve.js";
+import { registerUsers } from "./cli/users.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -27,6 +28,7 @@ function program(): Command {
   registerServe(cli);
   registerOffload(cli);
   registerCache(cli);
+  registerUsers(cli);
   return cli;
 }
 

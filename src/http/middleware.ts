@@ -19,6 +19,7 @@ export function accessLog(log: Logger): Layer {
         bytes: ctx.res.bodyBytes,
         ms: Math.round((performance.now() - started) * 10) / 10,
         cache: ctx.cache,
+        user: ctx.principal?.name,
       },
       "request",
     );

@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import type { Digest } from "../reference/reference.js";
 import { migrate, prepareStatements, type Row, SCHEMA } from "./sqlite-schema.js";
+import { SqliteUsers } from "./sqlite-users.js";
 import type {
   BlobRecord,
   CacheUsage,
@@ -20,6 +21,7 @@ import type {
 /** The embedded metadata store. better-sqlite3 is synchronous and fast; WAL keeps readers off the writer's way. */
 export class SqliteStore implements MetadataStore {
   private readonly db: Database.Database;
+  readonly users: SqliteUsers;
   private readonly stmt: ReturnType<typeof prepareStatements>;
   /** Uses not yet written: the latest time and how many. */
   private readonly accesses = new Map<string, { at: number; count: number }>();
@@ -35,6 +37,7 @@ export class SqliteStore implements MetadataStore {
     this.db.exec(SCHEMA);
     migrate(this.db);
     this.stmt = prepareStatements(this.db);
+    this.users = new SqliteUsers(this.db);
   }
 
   async getTag({ registry, repo }: RepoKey, tag: string): Promise<TagRecord | undefined> {
@@ -195,8 +198,10 @@ export class SqliteStore implements MetadataStore {
   }
 
   async flush(): Promise<void> {
-    if (this.accesses.size === 0 && this.counterDeltas.size === 0 && this.tagPulls.size === 0) return;
+    const idle = this.accesses.size === 0 && this.counterDeltas.size === 0 && this.tagPulls.size === 0;
+    if (idle && !this.users.pending) return;
     this.db.transaction(() => {
+      this.users.flush();
       for (const [digest, a] of this.accesses) this.stmt.touchBlob.run(a.at, a.count, digest);
       for (const [name, v] of this.counterDeltas) this.stmt.addCounter.run(name, v);
       for (const [k, at] of this.tagPulls) this.stmt.touchTagPull.run(at, ...k.split("\0"));
