@@ -13,12 +13,13 @@ import {
   utcDay,
 } from "./user-store.js";
 
+/** AUTOINCREMENT: a bearer token names its pull token by id, so an id must never come back for another token. */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
-  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, admin INTEGER NOT NULL,
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, admin INTEGER NOT NULL,
   disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, quota_rpm INTEGER, quota_bytes_day INTEGER);
 CREATE TABLE IF NOT EXISTS pull_tokens (
-  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
   hint TEXT NOT NULL, created_at INTEGER NOT NULL, last_used INTEGER);
 CREATE INDEX IF NOT EXISTS pull_tokens_by_user ON pull_tokens (user_id);
 CREATE TABLE IF NOT EXISTS sessions (

@@ -70,6 +70,9 @@ export function runUsersSuite(name: string, create: () => Promise<MetadataStore>
       assert.equal(await s.users.deletePullToken(alice.user.id, a1.id), true);
       assert.equal(await s.users.deletePullTokens(alice.user.id), 1);
       assert.equal(await s.users.pullTokenByHash("h-a2"), undefined);
+      await s.users.deletePullTokens(bob.user.id);
+      const next = await s.users.addPullToken(bob.user.id, { hash: "h-b2", name: "default", hint: "b2" });
+      assert.ok(next.id > b1.id, "a revoked token's id is never given to another (bearer tokens name it)");
       await s.close();
     });
 

@@ -17,6 +17,8 @@ const DOCKERD = "/usr/sbin/dockerd";
 export interface DockerdOptions {
   /** e.g. `http://127.0.0.1:5000` (no path: dockerd mirrors answer at the root). */
   mirrorUrl: string;
+  /** `host:port`s dockerd may speak plain HTTP to (daemon.json `insecure-registries`). */
+  insecureRegistries?: readonly string[];
 }
 
 export class Dockerd {
@@ -32,7 +34,13 @@ export class Dockerd {
     const socket = join(dir, "docker.sock");
     // Our own config file, so the host's /etc/docker/daemon.json cannot add mirrors or settings.
     const config = join(dir, "daemon.json");
-    await writeFile(config, JSON.stringify({ "registry-mirrors": [opts.mirrorUrl] }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        "registry-mirrors": [opts.mirrorUrl],
+        "insecure-registries": opts.insecureRegistries ?? [],
+      }),
+    );
     const daemon = Daemon.spawn(
       "dockerd",
       DOCKERD,
