@@ -151,7 +151,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const users = await Users.open(config.auth, meta.users, data);
   const admin = adminApi(lifecycle, config.admin.token, [...ADMIN_ROUTES, ...users.adminRoutes()]);
   const server = createRegistryServer(services, log, {
-    front: [admin, users.api()],
+    front: [admin, ...users.api()],
     auth: users.registryAuth(),
   });
   const connections = new ConnectionTracker(server);

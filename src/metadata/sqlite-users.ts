@@ -141,7 +141,6 @@ export class SqliteUsers implements UserStore {
   async updateUser(id: number, c: UserChanges): Promise<boolean> {
     const columns: [string, unknown][] = [];
     if (c.disabled !== undefined) columns.push(["disabled", c.disabled ? 1 : 0]);
-    if (c.admin !== undefined) columns.push(["admin", c.admin ? 1 : 0]);
     if (c.passwordHash !== undefined) columns.push(["password_hash", c.passwordHash]);
     if (c.requestsPerMinute !== undefined) columns.push(["quota_rpm", c.requestsPerMinute]);
     if (c.bytesPerDay !== undefined) columns.push(["quota_bytes_day", c.bytesPerDay]);

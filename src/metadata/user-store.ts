@@ -58,7 +58,6 @@ export type CreateUserResult = { user: UserRecord } | { error: "name-taken" | "i
 
 export interface UserChanges {
   disabled?: boolean;
-  admin?: boolean;
   passwordHash?: string;
   requestsPerMinute?: number | null;
   bytesPerDay?: number | null;

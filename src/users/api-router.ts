@@ -1,5 +1,4 @@
-import type { ServerResponse } from "node:http";
-import { readJson } from "../admin/respond.js";
+import { readJson, sendAdminJson } from "../admin/respond.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Middleware } from "../http/compose.js";
 import type { Query, RequestContext, Route } from "../http/context.js";
@@ -20,19 +19,8 @@ export interface ApiRoute {
   method: "GET" | "POST" | "DELETE";
   path: string;
   access: Access;
-  /** Returns the JSON body of a 200, or undefined when it answered itself (see `reply`). */
+  /** Returns the JSON body of a 200, or undefined when it answered itself (sendAdminJson with another status). */
   handle: (call: ApiCall) => Promise<unknown>;
-}
-
-/** A JSON answer that no cache keeps: these carry secrets and per-user figures. */
-export function reply(res: ServerResponse, status: number, body: unknown): void {
-  const buf = Buffer.from(`${JSON.stringify(body)}\n`);
-  res.writeHead(status, {
-    "Content-Type": "application/json",
-    "Content-Length": buf.length,
-    "Cache-Control": "no-store",
-  });
-  res.end(buf);
 }
 
 const API_ROUTE: Route = {
@@ -82,6 +70,6 @@ export function apiRouter(
       body = await readJson(ctx.req);
     }
     const answer = await route.handle({ ctx, body, query: ctx.query, session });
-    if (answer !== undefined) reply(ctx.res, 200, answer);
+    if (answer !== undefined) sendAdminJson(ctx.res, answer);
   };
 }

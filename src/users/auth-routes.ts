@@ -1,4 +1,5 @@
-import { type ApiRoute, reply } from "./api-router.js";
+import { sendAdminJson } from "../admin/respond.js";
+import type { ApiRoute } from "./api-router.js";
 import type { Users } from "./users.js";
 import { mirrorView, newTokenView, userView } from "./views.js";
 
@@ -19,12 +20,16 @@ export function authRoutes(u: Users): ApiRoute[] {
         u.accounts.throttle(ctx.req.socket.remoteAddress ?? "");
         const { user, token } = await u.accounts.signUp(body);
         const csrfToken = await u.sessions.start(ctx.req, ctx.res, user);
-        reply(ctx.res, 201, {
-          user: userView(user, u.quota),
-          csrfToken,
-          token: newTokenView(token, ctx.req, u.pub),
-          mirror: mirrorView(ctx.req, u.pub),
-        });
+        sendAdminJson(
+          ctx.res,
+          {
+            user: userView(user, u.quota),
+            csrfToken,
+            token: newTokenView(token, ctx.req, u.pub),
+            mirror: mirrorView(ctx.req, u.pub),
+          },
+          201,
+        );
         return undefined;
       },
     },

@@ -1,7 +1,7 @@
+import { sendAdminJson } from "../admin/respond.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Middleware } from "../http/compose.js";
 import type { RequestContext, Route } from "../http/context.js";
-import { reply } from "./api-router.js";
 import { basicCredentials, type RegistryAuth } from "./registry-auth.js";
 import type { Users } from "./users.js";
 
@@ -63,6 +63,6 @@ export function tokenEndpoint(u: Users, auth: RegistryAuth): Middleware<RequestC
     if (user.disabled) throw new RegistryError("DENIED", `the account ${user.name} is disabled`);
     const issued = u.bearer.issue({ tokenId: token.id, userId: user.id });
     const body = { expires_in: issued.expiresIn, issued_at: issued.issuedAt };
-    reply(ctx.res, 200, { token: issued.token, access_token: issued.token, ...body });
+    sendAdminJson(ctx.res, { token: issued.token, access_token: issued.token, ...body });
   };
 }

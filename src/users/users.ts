@@ -5,7 +5,7 @@ import type { Middleware } from "../http/compose.js";
 import type { RequestContext } from "../http/context.js";
 import type { UserStore } from "../metadata/user-store.js";
 import { Accounts } from "./accounts.js";
-import { apiRouter } from "./api-router.js";
+import { type ApiRoute, apiRouter } from "./api-router.js";
 import { authRoutes } from "./auth-routes.js";
 import { BearerTokens } from "./bearer.js";
 import { meRoutes } from "./me-routes.js";
@@ -59,17 +59,11 @@ export class Users {
   }
 
   /** The `/api/auth…`, `/api/me…`, `/api/users…`, `/api/invites…` JSON API and, in users mode, `/token`. */
-  api(): Middleware<RequestContext> {
+  api(): Middleware<RequestContext>[] {
     const routes = [...authRoutes(this), ...meRoutes(this), ...apiAdminRoutes(this)];
-    const router = apiRouter(
-      routes,
-      API_PREFIXES,
-      this.sessions,
-      (r) => this.enabled || r.path === "/api/auth/settings",
-    );
-    if (!this.enabled) return router;
-    const token = tokenEndpoint(this, this.auth);
-    return (ctx, next) => router(ctx, (c) => token(c, next));
+    const enabled = (r: ApiRoute) => this.enabled || r.path === "/api/auth/settings";
+    const router = apiRouter(routes, API_PREFIXES, this.sessions, enabled);
+    return this.enabled ? [router, tokenEndpoint(this, this.auth)] : [router];
   }
 
   /** The registry auth layer (sets ctx.principal); undefined in anonymous mode. */

@@ -152,6 +152,21 @@ describe("users mode with real clients", { timeout: 180_000 }, () => {
     );
   });
 
+  test("`docker login` to the mirror, then dockerd pulls from it by name with a bearer token", async () => {
+    const img = hub.catalogue.oci;
+    const registry = `127.0.0.1:${port()}`;
+    const refused = await dockerd.pull(direct(img)).then(
+      () => "pulled",
+      (e: Error) => e.message,
+    );
+    assert.match(refused, /unauthorized|authentication required|no basic auth credentials/i);
+    const login = await dockerd.docker(["login", "-u", "alice", "-p", alice.token, registry]);
+    assert.match(login, /Login Succeeded/);
+    assert.equal(await dockerd.pull(direct(img)), img.manifest.digest);
+    await dockerd.removeImage(direct(img));
+    await dockerd.docker(["logout", registry]);
+  });
+
   test("containerd pulls with `ctr --user` (bearer token from /token) and with a hosts.toml header", async () => {
     const img = hub.catalogue["docker-v2"];
     const ref = `docker.io/${img.repo}:latest`;
