@@ -6,7 +6,7 @@ import type { Dispatcher } from "undici";
 import { request } from "undici";
 import { FakeHub } from "../fakes/fake-hub.js";
 import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
-import { errorCode } from "../helpers.js";
+import { errorCode, eventually } from "../helpers.js";
 import { ApiClient, addUser, basic } from "./api-client.js";
 
 const DOCKER = "application/vnd.docker.distribution.manifest.v2+json";
@@ -63,6 +63,22 @@ async function ask(
 }
 
 const host = (token: string) => ({ host: `${token}.mirror.test:${port}` });
+
+/** Today's usage of a user, from the admin API. */
+async function usedToday(name: string): Promise<{ requests: number; pulls: number; bytes: number }> {
+  const res = await request(`${m.url}/admin/users/stats?name=${name}`);
+  return ((await res.body.json()) as { today: { requests: number; pulls: number; bytes: number } }).today;
+}
+
+/**
+ * Waits until a user's usage counts `requests`: a blob's bytes are recorded when the server's last write is done,
+ * which the client can see the body before.
+ */
+const recorded = (name: string, requests: number) =>
+  eventually(
+    `${requests} requests recorded for ${name}`,
+    async () => (await usedToday(name)).requests >= requests,
+  );
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 async function tokenFor(name: string, secret: string): Promise<string> {
@@ -227,6 +243,7 @@ describe("per-user quotas", () => {
     const blob = await ask(`/v2/library/app/blobs/${layer}`, host(heidi.token));
     assert.equal(blob.status, 200, "the request that crosses the quota is served whole");
     assert.equal(blob.body.length, LAYER.length);
+    await recorded("heidi", 1);
     const limited = await ask(`/v2/library/app/blobs/${layer}`, host(heidi.token));
     assert.equal(limited.status, 429);
     const untilMidnight = Math.ceil((86_400_000 - (Date.now() % 86_400_000)) / 1000);
@@ -248,6 +265,7 @@ describe("per-user quotas", () => {
     ];
     const bytes = answers.reduce((n, a) => n + a.body.length, 0);
     assert.ok(bytes > LAYER.length);
+    await recorded("ivan", 4);
     const c = new ApiClient(m.url);
     await c.signIn("ivan", ivan.password);
     const stats = await c.get("/api/me/stats?days=7");
