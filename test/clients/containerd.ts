@@ -10,6 +10,9 @@
 //   `--sync`, which waits for garbage collection) makes the next pull fetch everything again.
 // - `server = "https://registry-1.docker.io"` is the fallback when the mirror fails: run only inside
 //   test/netns-run.sh.
+// - `ctr --user NAME:SECRET` answers a 401 Bearer challenge by POSTing the OAuth2 password grant to the realm
+//   first (GET with Basic auth if that answers 400/401/404); a `[host."…".header]` table in hosts.toml adds
+//   static headers (an Authorization) to every request to that host. A 429 is not retried.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Daemon, exec, removeTree, tempDir } from "./proc.js";

@@ -6,6 +6,8 @@
 // - The mirror applies to docker.io names only; it is asked `GET /v2/` (no Accept), `HEAD
 //   /v2/library/x/manifests/TAG`, `GET …/manifests/sha256:…`, then blob GETs, each with `Connection: close`.
 // - Any mirror error falls back to registry-1.docker.io: run only inside test/netns-run.sh.
+// - dockerd sends no credentials to a mirror: a user's identity can only ride in the mirror's host name (a
+//   personal address `<token>.<domain>`), resolved like any name (/etc/hosts in the tests).
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Daemon, exec, killStray, removeTree, tempDir } from "./proc.js";
