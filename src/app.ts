@@ -29,6 +29,7 @@ import { Offloader } from "./store/offloader.js";
 import { RegistryClient } from "./upstream/registry-client.js";
 import { Upstream } from "./upstream/upstream.js";
 import { UpstreamSet } from "./upstream/upstreams.js";
+import { Users } from "./users/users.js";
 
 const FLUSH_INTERVAL_MS = 5_000;
 const MANIFEST_MEMORY_BYTES = 64 << 20;
@@ -40,6 +41,7 @@ export interface App {
   metrics: Metrics;
   meta: MetadataStore;
   lifecycle: Lifecycle;
+  users: Users;
   log: Logger;
   /** Stops accepting, lets transfers finish within shutdownTimeout, aborts the rest, closes the database. */
   close(): Promise<void>;
@@ -162,7 +164,12 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     metrics,
     mayRedirect: redirectPolicy(config.storage.redirect.directUserAgents),
   };
-  const server = createRegistryServer(services, log, adminApi(lifecycle, config.admin.token, ADMIN_ROUTES));
+  const users = await Users.open(config.auth, meta.users, data);
+  const admin = adminApi(lifecycle, config.admin.token, [...ADMIN_ROUTES, ...users.adminRoutes()]);
+  const server = createRegistryServer(services, log, {
+    front: [admin, ...users.api()],
+    auth: users.registryAuth(),
+  });
   const connections = new ConnectionTracker(server);
   const { host, port } = splitHostPort(config.listen);
   await new Promise<void>((ok, fail) => {
@@ -189,6 +196,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       upstreams: config.upstreams.map((u) => `${u.registry}=${u.url}`),
       storage: tiers.primary.name,
       offload: tiers.offload?.name,
+      auth: config.auth.mode,
     },
     "hubmirror listening",
   );
@@ -221,5 +229,5 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     })();
     return closing;
   };
-  return { server, url, metrics, meta, lifecycle, log, close };
+  return { server, url, metrics, meta, lifecycle, users, log, close };
 }

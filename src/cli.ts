@@ -7,6 +7,7 @@ import { registerGc } from "./cli/gc.js";
 import { registerOffload } from "./cli/offload.js";
 import { registerPrefetch } from "./cli/prefetch.js";
 import { registerServe } from "./cli/serve.js";
+import { registerUsers } from "./cli/users.js";
 import { registerVerify } from "./cli/verify.js";
 
 function version(): string {
@@ -33,6 +34,7 @@ function program(): Command {
   registerPrefetch(cli);
   registerGc(cli);
   registerVerify(cli);
+  registerUsers(cli);
   return cli;
 }
 

@@ -25,9 +25,14 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   return body as Record<string, unknown>;
 }
 
+/** A JSON answer no cache keeps (admin and users API answers carry secrets and per-user figures). */
 export function sendAdminJson(res: ServerResponse, body: unknown, status = 200): void {
   const buf = Buffer.from(`${JSON.stringify(body)}\n`);
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": buf.length });
+  res.writeHead(status, {
+    "Content-Type": "application/json",
+    "Content-Length": buf.length,
+    "Cache-Control": "no-store",
+  });
   res.end(buf);
 }
 

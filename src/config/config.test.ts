@@ -103,3 +103,31 @@ it("refuses a free-disk mark on storage that is not a local filesystem", () => {
     1,
   );
 });
+
+it("users mode: defaults off, and bad auth values named", () => {
+  const c = parseConfig({});
+  assert.equal(c.auth.mode, "anonymous");
+  assert.equal(c.auth.signup, "invite");
+  assert.deepEqual(c.auth.quota, { requestsPerMinute: 0, bytesPerDay: 0 });
+  assert.equal(c.auth.sessionLifetime, 7 * 86_400_000);
+  const users = parseConfig({
+    auth: {
+      mode: "users",
+      domain: "mirror.example",
+      quota: { bytesPerDay: "10GiB" },
+      url: "https://m.example",
+    },
+  });
+  assert.equal(users.auth.quota.bytesPerDay, 10 * 2 ** 30);
+  assert.throws(() => parseConfig({ auth: { mode: "accounts" } }), /auth\.mode/);
+  assert.throws(
+    () => parseConfig({ auth: { domain: "https://mirror.example" } }),
+    /auth\.domain: expected a lowercase DNS name/,
+  );
+  assert.throws(() => parseConfig({ auth: { domain: "Mirror.Example" } }), /auth\.domain/);
+  assert.throws(
+    () => parseConfig({ auth: { quota: { requestsPerMinute: -1 } } }),
+    /auth\.quota\.requestsPerMinute/,
+  );
+  assert.throws(() => parseConfig({ auth: { signup: "maybe" } }), /auth\.signup/);
+});

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseImageRef } from "../reference/image-ref.js";
 import { parseStorageUrl } from "../storage/storage-url.js";
+import { authSchema } from "./auth-schema.js";
 import {
   checkUpstreams,
   legacyUpstreamSchema,
@@ -94,6 +95,8 @@ export const configSchema = z
         token: z.string().min(16, "use at least 16 characters").optional(),
       })
       .prefault({}),
+    /** Users mode (accounts, pull tokens, personal addresses, quotas); see auth-schema.ts. */
+    auth: authSchema,
     prefetch: z
       .strictObject({
         /** Images kept warm: fetched at start and every `interval` (a moved tag brings its new content). */

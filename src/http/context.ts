@@ -26,9 +26,12 @@ export interface Services {
   mayRedirect: (userAgent: string | undefined) => boolean;
 }
 
-/** Who is asking; set by an auth middleware once there is one. */
+/** Who is asking: in users mode, the user the registry auth layer found (src/users/registry-auth.ts). */
 export interface Principal {
   name: string;
+  /** The user's row id. */
+  id: number;
+  admin: boolean;
 }
 
 /** The read side of URLSearchParams, so requests without a query can share one empty instance. */
@@ -48,6 +51,8 @@ export type RouteName =
   | "admin"
   | "console"
   | "stats"
+  | "api"
+  | "token"
   | "none";
 
 export type Handler = (s: Services, ctx: RequestContext) => Promise<void>;

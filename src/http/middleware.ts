@@ -18,6 +18,7 @@ export function accessLog(log: Logger): Layer {
         bytes: ctx.res.bodyBytes,
         ms: Math.round((performance.now() - ctx.started) * 10) / 10,
         cache: ctx.cache,
+        user: ctx.principal?.name,
       },
       "request",
     );

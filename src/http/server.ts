@@ -15,11 +15,16 @@ import {
 } from "./middleware.js";
 import { ROUTES, router } from "./routes.js";
 
-/**
- * The HTTP edge: the middleware onion, composed once, around the route table's handlers. `admin` (the admin API)
- * answers `/admin/` paths before the read-only registry layers see them.
- */
-export function createRegistryServer(s: Services, log: Logger, admin?: Middleware<RequestContext>): Server {
+/** Layers that app.ts plugs into the onion. */
+export interface EdgeLayers {
+  /** APIs answered before the read-only registry layers see the request: the admin API, the users API. */
+  front?: readonly Middleware<RequestContext>[];
+  /** Registry auth (users mode): after the repository (its scope), before the handler; sets ctx.principal. */
+  auth?: Middleware<RequestContext> | undefined;
+}
+
+/** The HTTP edge: the middleware onion, composed once, around the route table's handlers. */
+export function createRegistryServer(s: Services, log: Logger, layers: EdgeLayers = {}): Server {
   const run = compose(
     [
       accessLog(log),
@@ -27,11 +32,11 @@ export function createRegistryServer(s: Services, log: Logger, admin?: Middlewar
       settle,
       apiVersion,
       errors(log),
-      ...(admin ? [admin] : []),
+      ...(layers.front ?? []),
       readOnly,
       router(ROUTES),
       repository(s.upstreams),
-      // Auth goes here: after the repository (its scope), before the handler; it sets ctx.principal.
+      ...(layers.auth ? [layers.auth] : []),
     ],
     dispatch(s),
   );

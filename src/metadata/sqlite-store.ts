@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import type { Digest } from "../reference/reference.js";
 import { migrate, prepareStatements, type Row, SCHEMA } from "./sqlite-schema.js";
 import { SqliteUsage } from "./sqlite-usage.js";
+import { SqliteUsers } from "./sqlite-users.js";
 import type {
   BlobRecord,
   CacheUsage,
@@ -25,6 +26,7 @@ import type {
 /** The embedded metadata store. better-sqlite3 is synchronous and fast; WAL keeps readers off the writer's way. */
 export class SqliteStore implements MetadataStore {
   private readonly db: Database.Database;
+  readonly users: SqliteUsers;
   private readonly stmt: ReturnType<typeof prepareStatements>;
   /** Uses not yet written: the latest time and how many. */
   private readonly accesses = new Map<string, { at: number; count: number }>();
@@ -42,6 +44,7 @@ export class SqliteStore implements MetadataStore {
     migrate(this.db);
     this.stmt = prepareStatements(this.db);
     this.usage = new SqliteUsage(this.db);
+    this.users = new SqliteUsers(this.db);
   }
 
   async getTag({ registry, repo }: RepoKey, tag: string): Promise<TagRecord | undefined> {
@@ -202,8 +205,10 @@ export class SqliteStore implements MetadataStore {
   }
 
   async flush(): Promise<void> {
-    if (this.accesses.size === 0 && this.counterDeltas.size === 0 && this.tagPulls.size === 0) return;
+    const idle = this.accesses.size === 0 && this.counterDeltas.size === 0 && this.tagPulls.size === 0;
+    if (idle && !this.users.pending) return;
     this.db.transaction(() => {
+      this.users.flush();
       for (const [digest, a] of this.accesses) this.stmt.touchBlob.run(a.at, a.count, digest);
       for (const [name, v] of this.counterDeltas) this.stmt.addCounter.run(name, v);
       for (const [k, at] of this.tagPulls) this.stmt.touchTagPull.run(at, ...k.split("\0"));

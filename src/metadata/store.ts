@@ -1,4 +1,5 @@
 import type { Digest } from "../reference/reference.js";
+import type { UserStore } from "./user-store.js";
 
 /** A repository in one upstream registry: the cache is keyed by registry so many upstreams can share it. */
 export interface RepoKey {
@@ -244,6 +245,9 @@ export interface MetadataStore extends BlobIndex, OffloadIndex, RepositoryLinks,
   /** Buffers counter increments, flushed with the access times. */
   addCounters(deltas: Record<string, number>): void;
   getCounters(): Promise<Record<string, number>>;
+
+  /** Users mode's accounts, tokens, sessions, invites and per-user usage (see user-store.ts). */
+  readonly users: UserStore;
 
   flush(): Promise<void>;
   close(): Promise<void>;

@@ -10,6 +10,9 @@
 //   `--sync`, which waits for garbage collection) makes the next pull fetch everything again.
 // - `server = "https://registry-1.docker.io"` is the fallback when the mirror fails: run only inside
 //   test/netns-run.sh.
+// - `ctr --user NAME:SECRET` answers a 401 Bearer challenge by POSTing the OAuth2 password grant to the realm
+//   first (GET with Basic auth if that answers 400/401/404); a `[host."…".header]` table in hosts.toml adds
+//   static headers (an Authorization) to every request to that host. A 429 is not retried.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Daemon, exec, removeTree, tempDir } from "./proc.js";
@@ -25,17 +28,28 @@ export interface ContainerdOptions {
   registries?: readonly string[];
 }
 
-/** Writes `hostsDir/REGISTRY/hosts.toml`: `server`, and `mirrorUrl` as a pull/resolve host in front of it. */
+/**
+ * Writes `hostsDir/REGISTRY/hosts.toml`: `server`, and `mirrorUrl` as a pull/resolve host in front of it, sent
+ * `headers` (e.g. an `Authorization`) on every request.
+ */
 export async function writeHostsToml(
   hostsDir: string,
   registry: string,
   mirrorUrl: string,
   server = `https://${registry}`,
+  headers: Record<string, string> = {},
 ): Promise<void> {
   await mkdir(join(hostsDir, registry), { recursive: true });
+  const header = Object.entries(headers).map(([k, v]) => `    ${k} = ${JSON.stringify([v])}`);
   await writeFile(
     join(hostsDir, registry, "hosts.toml"),
-    [`server = "${server}"`, `[host."${mirrorUrl}"]`, '  capabilities = ["pull", "resolve"]', ""].join("\n"),
+    [
+      `server = "${server}"`,
+      `[host."${mirrorUrl}"]`,
+      '  capabilities = ["pull", "resolve"]',
+      ...(header.length > 0 ? [`  [host."${mirrorUrl}".header]`, ...header] : []),
+      "",
+    ].join("\n"),
   );
 }
 
@@ -105,6 +119,15 @@ export class Containerd {
    */
   async pullViaHostsDir(ref: string, opts: PullOptions = {}): Promise<string> {
     await this.ctr(["images", "pull", "--hosts-dir", this.hostsDir, ...platformArgs(opts), ref]);
+    return this.imageDigest(ref);
+  }
+
+  /**
+   * Pulls a fully qualified ref through the hosts.toml mirrors of `hostsDir`, with `ctr --user NAME:SECRET` when
+   * `user` is given (ctr then answers a registry's 401 challenge with a token from its realm).
+   */
+  async pullWith(ref: string, hostsDir: string, user?: string): Promise<string> {
+    await this.ctr(["images", "pull", "--hosts-dir", hostsDir, ...(user ? ["--user", user] : []), ref]);
     return this.imageDigest(ref);
   }
 

@@ -6,6 +6,8 @@
 // - The mirror applies to docker.io names only; it is asked `GET /v2/` (no Accept), `HEAD
 //   /v2/library/x/manifests/TAG`, `GET …/manifests/sha256:…`, then blob GETs, each with `Connection: close`.
 // - Any mirror error falls back to registry-1.docker.io: run only inside test/netns-run.sh.
+// - dockerd sends no credentials to a mirror: a user's identity can only ride in the mirror's host name (a
+//   personal address `<token>.<domain>`), resolved like any name (/etc/hosts in the tests).
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Daemon, exec, killStray, removeTree, tempDir } from "./proc.js";
@@ -17,6 +19,8 @@ const DOCKERD = "/usr/sbin/dockerd";
 export interface DockerdOptions {
   /** e.g. `http://127.0.0.1:5000` (no path: dockerd mirrors answer at the root). */
   mirrorUrl: string;
+  /** `host:port`s dockerd may speak plain HTTP to (daemon.json `insecure-registries`). */
+  insecureRegistries?: readonly string[];
 }
 
 export class Dockerd {
@@ -32,7 +36,13 @@ export class Dockerd {
     const socket = join(dir, "docker.sock");
     // Our own config file, so the host's /etc/docker/daemon.json cannot add mirrors or settings.
     const config = join(dir, "daemon.json");
-    await writeFile(config, JSON.stringify({ "registry-mirrors": [opts.mirrorUrl] }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        "registry-mirrors": [opts.mirrorUrl],
+        "insecure-registries": opts.insecureRegistries ?? [],
+      }),
+    );
     const daemon = Daemon.spawn(
       "dockerd",
       DOCKERD,

@@ -8,6 +8,10 @@
 // - Debian ships no crun: the runtime must be named (runc). vfs + cgroupfs + a file events backend need no
 //   systemd, fuse or overlay support; `run --network none` needs no netavark/CNI.
 // - No daemon: every call is its own process, and stop() only deletes the storage.
+// - Credentials: REGISTRY_AUTH_FILE (which must exist) holds what `podman login HOST` stores; a mirror gets the
+//   credentials stored for its own location (`host:port`), never those of the registry it mirrors. On a 429,
+//   containers/image waits out Retry-After (at most 60 s, 5 times) before it gives up.
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { exec, removeTree, tempDir } from "./proc.js";
 import { writeRegistriesConf } from "./registries-conf.js";
@@ -29,7 +33,14 @@ export class Podman {
     const dir = await tempDir("podman");
     const registriesConf = join(dir, "registries.conf");
     await writeRegistriesConf(registriesConf, opts.mirrorUrl, opts.prefixed);
-    return new Podman(dir, { ...process.env, CONTAINERS_REGISTRIES_CONF: registriesConf });
+    // A private auth file too (podman 4.3 wants it to exist): `podman login` never touches the host's credentials.
+    const authFile = join(dir, "auth.json");
+    await writeFile(authFile, '{"auths":{}}\n');
+    return new Podman(dir, {
+      ...process.env,
+      CONTAINERS_REGISTRIES_CONF: registriesConf,
+      REGISTRY_AUTH_FILE: authFile,
+    });
   }
 
   /** Any podman command on this private storage; resolves with trimmed stdout. */
