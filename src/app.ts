@@ -15,6 +15,7 @@ import { Lifecycle } from "./lifecycle/lifecycle.js";
 import { createLogger, type Logger } from "./log/logger.js";
 import { SqliteStore } from "./metadata/sqlite-store.js";
 import type { MetadataStore } from "./metadata/store.js";
+import { utcDay } from "./metadata/user-store.js";
 import { Metrics } from "./metrics/metrics.js";
 import { ProxyBlobStore } from "./proxy/proxy-blob-store.js";
 import { ProxyManifestStore } from "./proxy/proxy-manifest-store.js";
@@ -112,6 +113,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     upstreams: config.upstreams.map((u) => ({ registry: u.registry, url: u.url })),
     metrics,
     maxSize: config.cache.maxSize,
+    // Active: any request in the range's days (per-user usage is kept by UTC day).
+    users: config.auth.mode === "users" ? (since) => meta.users.userCounts(utcDay(since)) : undefined,
   });
   const blobs = new ProxyBlobStore({
     store,

@@ -76,6 +76,8 @@ function statements(db: Database.Database) {
       "SELECT day, requests, pulls, bytes FROM user_usage WHERE user_id = ? AND day >= ? ORDER BY day",
     ),
     pruneUsage: p("DELETE FROM user_usage WHERE day < ?"),
+    countUsers: p("SELECT count(*) AS n FROM users"),
+    activeUsers: p("SELECT DISTINCT user_id FROM user_usage WHERE day >= ?"),
   };
 }
 
@@ -241,6 +243,15 @@ export class SqliteUsers implements UserStore {
       p.pulls += u.pulls;
       p.bytes += u.bytes;
     }
+  }
+
+  async userCounts(fromDay: string): Promise<{ registered: number; active: number }> {
+    const active = new Set((this.stmt.activeUsers.all(fromDay) as Row[]).map((r) => r.user_id as number));
+    for (const k of this.pendingUsage.keys()) {
+      const [id, day] = k.split("\0") as [string, string];
+      if (day >= fromDay) active.add(Number(id));
+    }
+    return { registered: (this.stmt.countUsers.get() as Row).n as number, active: active.size };
   }
 
   async usage(userId: number, fromDay: string): Promise<UsageDay[]> {

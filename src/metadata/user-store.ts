@@ -103,6 +103,8 @@ export interface UserStore {
 
   /** Buffers one request's usage. */
   recordUsage(userId: number, day: string, usage: Omit<UsageDay, "day">): void;
+  /** Accounts (disabled ones included), and users with any request from `fromDay` on (buffered included). */
+  userCounts(fromDay: string): Promise<{ registered: number; active: number }>;
   /** A user's usage from `fromDay` on (buffered usage included), oldest first. */
   usage(userId: number, fromDay: string): Promise<UsageDay[]>;
 }

@@ -15,6 +15,8 @@ export interface StatsOptions {
   upstreams: readonly { registry: string; url: string }[];
   metrics: Metrics;
   maxSize: number | undefined;
+  /** Registered users, and users active since a time (users mode; none without it). */
+  users?: (since: number) => Promise<{ registered: number; active: number }>;
   /** How long the cache's size is reused: /api/stats is public, and the size is a scan of the whole index. */
   cacheUsageTtlMs?: number;
 }
@@ -134,8 +136,7 @@ export class Stats {
         objects: stored.blobs.count + stored.manifests.count,
         maxSize: this.o.maxSize ?? null,
       },
-      // Users come with users mode (issue 11): none until then.
-      users: { registered: 0, active: 0 },
+      users: (await this.o.users?.(usage.from)) ?? { registered: 0, active: 0 },
       upstreams,
       inFlight: this.o.downloads(),
       recent: this.recorder.recent().map((e) => ({

@@ -274,5 +274,13 @@ describe("per-user quotas", () => {
     assert.deepEqual(today, { day: today.day, requests: 4, pulls: 1, bytes });
     assert.equal(stats.body.user, "ivan");
     assert.equal((await c.get("/api/me/stats?days=1000")).status, 400);
+    // The service's figures count accounts, and the users who made requests in the range.
+    const service = await ask("/api/stats?range=24h");
+    assert.equal(service.status, 200);
+    const users = (JSON.parse(service.body.toString()) as { users: { registered: number; active: number } })
+      .users;
+    const accounts = await m.meta.users.listUsers();
+    assert.equal(users.registered, accounts.length);
+    assert.ok(users.active >= 1 && users.active <= accounts.length, JSON.stringify(users));
   });
 });
