@@ -4,7 +4,7 @@ import type { AccessRecord } from "../../test/fixtures/upstream-registry.js";
 import type { Env, Mirror } from "../env.js";
 import { AGENT } from "../http.js";
 import type { Options } from "../options.js";
-import type { Row } from "../report.js";
+import type { Columns, Row } from "../report.js";
 
 export interface Ctx {
   env: Env;
@@ -89,6 +89,19 @@ export function row(
     registry: values["registry:2"],
     ...(reference && { reference }),
   };
+}
+
+/** Rows of two things measured side by side under the scenario's own column headers (not the two mirrors). */
+export function columnRow(columns: Columns) {
+  return (id: string, label: string, unit: string, better: Row["better"], a: number, b: number): Row => ({
+    id,
+    label,
+    unit,
+    better,
+    hubmirror: a,
+    registry: b,
+    columns,
+  });
 }
 
 /** Applies `fn` to each mirror's samples. */

@@ -15,7 +15,7 @@ import { WARMUP_BLOB, warmUp } from "../env.js";
 import { type HubmirrorProcess, startHubmirror } from "../hubmirror.js";
 import { alternate, percentile, procStats, quiesce } from "../measure.js";
 import type { Columns, Row } from "../report.js";
-import { type Ctx, MIB, type ScenarioResult, sizeLabel } from "./common.js";
+import { type Ctx, columnRow, MIB, type ScenarioResult, sizeLabel } from "./common.js";
 import {
   cacheResults,
   hitsWhileFilling,
@@ -135,22 +135,7 @@ export async function eviction(ctx: Ctx): Promise<ScenarioResult> {
       ((await (await fetch(`${t.mirror.url}/admin/cache`)).json()) as { bytes: number }).bytes;
     const cpu = targets.map((t, i) => procStats(t.mirror.pid).cpuS - (cpuBefore[i] ?? 0));
 
-    const pair = (
-      id: string,
-      label: string,
-      unit: string,
-      better: Row["better"],
-      a: number,
-      b: number,
-    ): Row => ({
-      id,
-      label,
-      unit,
-      better,
-      hubmirror: a,
-      registry: b,
-      columns: COLUMNS,
-    });
+    const pair = columnRow(COLUMNS);
     const p = (name: Target["name"], q: number) => percentile(churnHits(name), q);
     const rows: Row[] = [
       pair(

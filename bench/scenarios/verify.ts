@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { getFollowing } from "../http.js";
 import { median, procStats } from "../measure.js";
 import type { Columns, Row } from "../report.js";
-import { blobOf, type Ctx, MIB, type ScenarioResult, sizeLabel } from "./common.js";
+import { blobOf, type Ctx, columnRow, MIB, type ScenarioResult, sizeLabel } from "./common.js";
 
 const run = promisify(execFile);
 const GIB = 1024 * MIB;
@@ -121,22 +121,7 @@ export async function verify(ctx: Ctx): Promise<ScenarioResult> {
   }
   const perGiB = (name: string) => median((samples.get(name) ?? []).map((s) => s.seconds)) / (bytes / GIB);
   const wrong = (name: string) => Math.max(...(samples.get(name) ?? []).map((s) => s.wrong));
-  const pair = (
-    id: string,
-    label: string,
-    unit: string,
-    better: Row["better"],
-    a: number,
-    b: number,
-  ): Row => ({
-    id,
-    label,
-    unit,
-    better,
-    hubmirror: a,
-    registry: b,
-    columns: COLUMNS,
-  });
+  const pair = columnRow(COLUMNS);
   const rows: Row[] = [
     {
       ...pair(

@@ -5,6 +5,7 @@
 //   bash test/netns-run.sh node --import tsx --test test/e2e/stats.test.ts
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { StatsReport as Stats } from "../../src/stats/stats.js";
 import type { ManifestFile, TestImage } from "../fixtures/images.js";
 import { eventually } from "../helpers.js";
 import type { PullMode } from "./pull-modes.js";
@@ -12,29 +13,6 @@ import { useStack } from "./stack.js";
 
 const HOST_ARCH = process.arch === "x64" ? "amd64" : process.arch;
 const UPSTREAM_CONTENT = /^\/v2\/.+\/(?:manifests|blobs)\/[^/]+$/;
-
-interface Totals {
-  pulls: number;
-  manifestRequests: number;
-  blobRequests: number;
-  servedBytes: number;
-  upstreamBytes: number;
-  savedBytes: number;
-  hits: number;
-  misses: number;
-  hitRatio: number | null;
-  avgSpeed: number;
-  peakSpeed: number;
-}
-
-interface Stats {
-  totals: Totals;
-  series: Totals[];
-  cache: { bytes: number; objects: number };
-  topImages: { byPulls: { image: string; pulls: number; bytes: number }[] };
-  clients: Record<"docker" | "containerd" | "podman" | "kubelet" | "other", number>;
-  recent: { client: string }[];
-}
 
 const stack = useStack();
 
