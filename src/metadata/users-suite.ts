@@ -138,7 +138,11 @@ export function runUsersSuite(name: string, create: () => Promise<MetadataStore>
       assert.deepEqual(await s.users.usage(1, today), [{ day: today, requests: 2, pulls: 1, bytes: 11 }]);
       assert.deepEqual(await s.users.usage(2, today), [{ day: today, requests: 5, pulls: 5, bytes: 5 }]);
       s.users.recordUsage(3, dayOffset(today, -9), { requests: 1, pulls: 0, bytes: 0 });
-      assert.deepEqual(await s.users.userCounts(yesterday), { registered: 0, active: 2 }, "buffered use counts");
+      assert.deepEqual(
+        await s.users.userCounts(yesterday),
+        { registered: 0, active: 2 },
+        "buffered use counts",
+      );
       await s.flush();
       assert.deepEqual(await s.users.userCounts(dayOffset(today, -9)), { registered: 0, active: 3 });
       assert.deepEqual(await s.users.userCounts(today), { registered: 0, active: 2 });
