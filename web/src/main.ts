@@ -65,6 +65,7 @@ class ConsoleApp {
   async start(): Promise<void> {
     // In anonymous mode (or if the mirror is down) the statistics pages still work.
     await account.load().catch(() => {});
+    this.pages = pages();
     this.fillNav();
     account.onChange(() => {
       this.pages = pages();
