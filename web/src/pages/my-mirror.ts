@@ -1,6 +1,6 @@
 import { type Account, ApiError } from "../account.js";
 import { fill, h, table } from "../dom.js";
-import { formatBytes, formatCount } from "../format.js";
+import { formatBytes, formatCount, formatTime } from "../format.js";
 import type { Page } from "./page.js";
 import { secretBox } from "./sign.js";
 
@@ -43,7 +43,12 @@ export function myMirrorPage(account: Account): Page {
           })
           .catch(fail);
       });
-      return [t.name, h("code", {}, `${t.hint}…`), t.lastUsed ?? "never", revoke];
+      return [
+        t.name,
+        h("code", {}, `${t.hint}…`),
+        t.lastUsed ? formatTime(Date.parse(t.lastUsed), true) : "never",
+        revoke,
+      ];
     });
     fill(list, table("Pull tokens", ["Name", "Starts with", "Last used", ""], rows, "No pull tokens."));
   };
@@ -83,7 +88,9 @@ export function myMirrorPage(account: Account): Page {
       "p",
       {},
       `Signed in as ${user.name}. Clients pull with your name and a pull token` +
-        (mirror.domain ? `, or through your personal address https://TOKEN.${mirror.domain}.` : "."),
+        (mirror.domain
+          ? `, or through your personal address ${new URL(mirror.url).protocol}//TOKEN.${mirror.domain}.`
+          : "."),
     ),
     status,
     made,
