@@ -16,6 +16,8 @@ export interface ChartSpec {
   value: (v: number) => string;
   /** A fixed y range (e.g. 0…1 for ratios); otherwise 0…max. */
   range?: [number, number];
+  /** Counts: y ticks at whole numbers only (else 0.5 steps would be labelled "1, 1, 2"). */
+  integer?: boolean;
 }
 
 const HEIGHT = 220;
@@ -97,6 +99,7 @@ export class TimeChart {
           grid: { stroke: grid },
           ticks: { stroke: grid },
           size: 80,
+          incrs: spec.integer ? [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 1e4, 1e5, 1e6, 1e7] : undefined,
           values: (_u, ticks) => ticks.map((t) => spec.value(t)),
         },
       ],
@@ -109,8 +112,8 @@ export class TimeChart {
             stroke: color,
             fill: s.bars ? color : undefined,
             width: s.bars ? 0 : 2,
-            // Lines show their points where there is room: a bucket between two empty ones is a lone point.
-            points: s.bars ? { show: false } : { size: 5 },
+            // Lines always show their points: a bucket between two empty ones is a lone point, else invisible.
+            points: s.bars ? { show: false } : { show: true, size: 5 },
             paths: s.bars ? uPlot.paths.bars?.({ size: [0.7, 48] }) : undefined,
             value: (_u, v) => (v == null ? "—" : spec.value(v)),
           };

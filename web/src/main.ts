@@ -1,23 +1,48 @@
 import "./style.css";
+import { Account } from "./account.js";
 import { fetchStats, RANGES, type Range, type Stats } from "./api.js";
 import { h } from "./dom.js";
 import { formatTime } from "./format.js";
 import { activityPage } from "./pages/activity.js";
+import { myMirrorPage, myStatsPage } from "./pages/my-mirror.js";
 import { overviewPage } from "./pages/overview.js";
 import type { Page } from "./pages/page.js";
 import { setupPage } from "./pages/setup.js";
+import { signInPage, signUpPage } from "./pages/sign.js";
 import { setupGuides } from "./snippets.js";
 
 const REFRESH_MS = 10_000;
 const RANGE_KEY = "hubmirror.range";
 const RANGE_LABELS: Record<Range, string> = { "1h": "1 h", "24h": "24 h", "30d": "30 d" };
 
-/** Hash routes: the server serves one index.html, and every page is a fragment of it. */
-const PAGES: Record<string, { title: string; make: () => Page }> = {
-  "#/": { title: "Overview", make: overviewPage },
-  "#/activity": { title: "Top images and activity", make: activityPage },
-  "#/setup": { title: "Setup", make: () => setupPage(setupGuides) },
-};
+const account = new Account();
+
+interface PageSpec {
+  title: string;
+  make: () => Page;
+  /** Listed in the navigation; the others are reached by links. */
+  nav: boolean;
+}
+
+/** Hash routes: the server serves one index.html, and every page is a fragment of it. Users mode adds its own. */
+function pages(): Record<string, PageSpec> {
+  const p: Record<string, PageSpec> = {
+    "#/": { title: "Overview", make: overviewPage, nav: true },
+    "#/activity": { title: "Top images and activity", make: activityPage, nav: true },
+    "#/setup": { title: "Setup", make: () => setupPage(setupGuides, account), nav: true },
+  };
+  if (!account.users) return p;
+  const signedIn = account.me !== undefined;
+  p["#/me"] = { title: "My mirror", make: () => myMirrorPage(account), nav: signedIn };
+  p["#/my-stats"] = { title: "My statistics", make: () => myStatsPage(account), nav: signedIn };
+  p["#/signin"] = { title: "Sign in", make: () => signInPage(account), nav: !signedIn };
+  p["#/signup"] = {
+    title: "Sign up",
+    make: () => signUpPage(account),
+    nav: !signedIn && account.settings.signup !== "closed",
+  };
+  return p;
+}
 
 function storedRange(): Range {
   const r = localStorage.getItem(RANGE_KEY);
@@ -29,16 +54,24 @@ class ConsoleApp {
   private page: Page | undefined;
   private stats: Stats | undefined;
   private loading: AbortController | undefined;
+  private pages = pages();
   private readonly nav = h("nav", { "aria-label": "Pages" });
+  private readonly who = h("div", { class: "who" });
   private readonly rangeSwitch = h("div", { class: "range", role: "group", "aria-label": "Time range" });
   private readonly updated = h("span", { class: "updated", "aria-live": "off" });
   private readonly banner = h("div", { class: "banner", role: "alert", hidden: true });
   private readonly main = h("main", { id: "main" });
 
-  start(): void {
-    for (const [hash, p] of Object.entries(PAGES)) {
-      this.nav.append(h("a", { href: hash }, p.title));
-    }
+  async start(): Promise<void> {
+    // In anonymous mode (or if the mirror is down) the statistics pages still work.
+    await account.load().catch(() => {});
+    this.pages = pages();
+    this.fillNav();
+    account.onChange(() => {
+      this.pages = pages();
+      this.fillNav();
+      this.markNav();
+    });
     for (const r of RANGES) {
       const b = h("button", { type: "button", "data-range": r }, RANGE_LABELS[r]);
       b.addEventListener("click", () => this.setRange(r));
@@ -50,7 +83,7 @@ class ConsoleApp {
         {},
         h("a", { class: "brand", href: "#/" }, "hubmirror"),
         this.nav,
-        h("div", { class: "controls" }, this.rangeSwitch, this.updated),
+        h("div", { class: "controls" }, this.rangeSwitch, this.updated, this.who),
       ),
       this.banner,
       this.main,
@@ -66,18 +99,43 @@ class ConsoleApp {
     this.route();
   }
 
+  private fillNav(): void {
+    this.nav.replaceChildren(
+      ...Object.entries(this.pages)
+        .filter(([, p]) => p.nav)
+        .map(([hash, p]) => h("a", { href: hash }, p.title)),
+    );
+    this.who.replaceChildren();
+    if (!account.me) return;
+    const out = h("button", { type: "button", class: "chip" }, "Sign out");
+    out.addEventListener("click", () => {
+      account.signOut().then(
+        () => {
+          location.hash = "#/signin";
+        },
+        (err: Error) => this.showError(`Cannot sign out: ${err.message}`),
+      );
+    });
+    this.who.append(h("span", { class: "user" }, account.me.user.name), out);
+  }
+
+  private markNav(): void {
+    const hash = this.pages[location.hash] ? location.hash : "#/";
+    for (const a of this.nav.querySelectorAll("a")) {
+      if (a.getAttribute("href") === hash) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+  }
+
   private route(): void {
-    const hash = PAGES[location.hash] ? location.hash : "#/";
-    const spec = PAGES[hash];
+    const hash = this.pages[location.hash] ? location.hash : "#/";
+    const spec = this.pages[hash];
     if (!spec) return;
     this.page?.destroy?.();
     this.page = spec.make();
     this.main.replaceChildren(this.page.el);
     document.title = `${spec.title} · hubmirror`;
-    for (const a of this.nav.querySelectorAll("a")) {
-      if (a.getAttribute("href") === hash) a.setAttribute("aria-current", "page");
-      else a.removeAttribute("aria-current");
-    }
+    this.markNav();
     this.rangeSwitch.hidden = !this.page.stats;
     this.updated.hidden = !this.page.stats;
     if (!this.page.stats) this.showError(undefined);
@@ -124,4 +182,4 @@ class ConsoleApp {
   }
 }
 
-new ConsoleApp().start();
+void new ConsoleApp().start();

@@ -48,9 +48,23 @@ export interface Guide {
   steps: Step[];
 }
 
+/** Users mode: who pulls, with which token, and the token's personal address (`https://TOKEN.domain`). */
+export interface Credentials {
+  user: string;
+  secret: string;
+  personal: MirrorAddress | undefined;
+}
+
 const TEST_PULL = "docker.io/library/alpine:latest";
 
-function docker(a: MirrorAddress): Guide {
+/** The `Authorization: Basic` value for the user's name and token. */
+export function basicAuth(c: Credentials): string {
+  return `Basic ${btoa(`${c.user}:${c.secret}`)}`;
+}
+
+function docker(own: MirrorAddress, cred?: Credentials): Guide {
+  // dockerd sends no credentials to a mirror: in users mode only the personal address carries the token.
+  const a = cred?.personal ?? own;
   const insecure = a.insecure ? `,\n  "insecure-registries": ["${a.host}"]` : "";
   return {
     id: "docker",
@@ -75,7 +89,8 @@ function docker(a: MirrorAddress): Guide {
   };
 }
 
-function containerd(a: MirrorAddress): Guide {
+function containerd(a: MirrorAddress, cred?: Credentials): Guide {
+  const header = cred ? `\n  [host."${a.url}".header]\n    Authorization = ["${basicAuth(cred)}"]` : "";
   return {
     id: "containerd",
     title: "containerd",
@@ -90,7 +105,7 @@ function containerd(a: MirrorAddress): Guide {
       {
         text: "Put the mirror in front of Docker Hub:",
         file: "/etc/containerd/certs.d/docker.io/hosts.toml",
-        code: `server = "https://registry-1.docker.io"\n\n[host."${a.url}"]\n  capabilities = ["pull", "resolve"]`,
+        code: `server = "https://registry-1.docker.io"\n\n[host."${a.url}"]\n  capabilities = ["pull", "resolve"]${header}`,
       },
       { text: "Restart containerd.", code: "sudo systemctl restart containerd" },
       {
@@ -101,7 +116,10 @@ function containerd(a: MirrorAddress): Guide {
   };
 }
 
-function k3s(a: MirrorAddress): Guide {
+function k3s(a: MirrorAddress, cred?: Credentials): Guide {
+  const auth = cred
+    ? `\nconfigs:\n  "${a.host}":\n    auth:\n      username: "${cred.user}"\n      password: "${cred.secret}"`
+    : "";
   return {
     id: "k3s",
     title: "k3s / RKE2",
@@ -110,7 +128,7 @@ function k3s(a: MirrorAddress): Guide {
       {
         text: "Add the mirror for docker.io:",
         file: "/etc/rancher/k3s/registries.yaml",
-        code: `mirrors:\n  docker.io:\n    endpoint:\n      - "${a.url}"`,
+        code: `mirrors:\n  docker.io:\n    endpoint:\n      - "${a.url}"${auth}`,
       },
       {
         text: "Restart the service (k3s-agent on agents; rke2-server or rke2-agent for RKE2).",
@@ -126,8 +144,16 @@ function k3s(a: MirrorAddress): Guide {
   };
 }
 
-function containers(a: MirrorAddress): Guide {
+function containers(a: MirrorAddress, cred?: Credentials): Guide {
   const insecure = a.insecure ? "\ninsecure = true" : "";
+  const login: Step[] = cred
+    ? [
+        {
+          text: "Log in to the mirror with your name and pull token (podman keeps it in its auth.json):",
+          code: `podman login${a.insecure ? " --tls-verify=false" : ""} -u ${cred.user} -p ${cred.secret} ${a.host}`,
+        },
+      ]
+    : [];
   return {
     id: "podman",
     title: "podman / CRI-O",
@@ -140,6 +166,7 @@ function containers(a: MirrorAddress): Guide {
         file: "/etc/containers/registries.conf",
         code: `[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n\n[[registry.mirror]]\nlocation = "${a.host}"${insecure}`,
       },
+      ...login,
       {
         text: "CRI-O reads it at start: restart it (podman needs nothing).",
         code: "sudo systemctl restart crio",
@@ -166,6 +193,6 @@ function check(a: MirrorAddress): Guide {
   };
 }
 
-export function setupGuides(a: MirrorAddress): Guide[] {
-  return [docker(a), containerd(a), k3s(a), containers(a), check(a)];
+export function setupGuides(a: MirrorAddress, cred?: Credentials): Guide[] {
+  return [docker(a, cred), containerd(a, cred), k3s(a, cred), containers(a, cred), check(a)];
 }

@@ -109,6 +109,7 @@ export function overviewPage(): Page {
       id: "pulls",
       series: [{ label: "Pulls", colorVar: "--c1", bars: true }],
       value: (v) => formatCount(v),
+      integer: true,
     }),
     traffic: new TimeChart({
       id: "traffic",

@@ -1,6 +1,14 @@
+import type { Account } from "../account.js";
 import { copyText } from "../clipboard.js";
 import { fill, h } from "../dom.js";
-import { type Guide, isLoopback, type MirrorAddress, parseAddress, type Step } from "../snippets.js";
+import {
+  type Credentials,
+  type Guide,
+  isLoopback,
+  type MirrorAddress,
+  parseAddress,
+  type Step,
+} from "../snippets.js";
 import type { Page } from "./page.js";
 
 function codeBlock(step: Step, announce: (text: string) => void): HTMLElement | undefined {
@@ -49,8 +57,49 @@ function jumpButton(g: Guide): HTMLElement {
   return b;
 }
 
+/** Users mode: the credentials of the token made in this page session, and what the page says about them. */
+function personal(account: Account | undefined): { cred?: Credentials; note?: HTMLElement } {
+  if (!account?.users) return {};
+  const { me, fresh } = account;
+  if (!me) {
+    const note = h(
+      "p",
+      { class: "note" },
+      "Pulls need an account here: ",
+      h("a", { href: "#/signin" }, "sign in"),
+    );
+    return { note };
+  }
+  if (!fresh) {
+    const note = h(
+      "p",
+      { class: "note", "data-personal": "none" },
+      "The mirror shows a pull token only once, when it is made: ",
+      h("a", { href: "#/me" }, "create one on My mirror"),
+      " and this page fills in your personal address and credentials.",
+    );
+    return { note };
+  }
+  const cred = {
+    user: me.user.name,
+    secret: fresh.secret,
+    personal: parseAddress(fresh.personal?.url ?? ""),
+  };
+  const note = h(
+    "p",
+    { class: "note", "data-personal": cred.personal?.url ?? "" },
+    `Filled in for ${me.user.name} with the pull token “${fresh.name}”`,
+    cred.personal ? `; your personal address is ${cred.personal.url}.` : ".",
+  );
+  return { cred, note };
+}
+
 /** Copy-paste client configuration for this mirror's address (the page's origin, or one typed in). */
-export function setupPage(guides: (a: MirrorAddress) => Guide[]): Page {
+export function setupPage(
+  guides: (a: MirrorAddress, cred?: Credentials) => Guide[],
+  account?: Account,
+): Page {
+  const { cred, note } = personal(account);
   const own = parseAddress(location.origin);
   const input = h("input", {
     id: "mirror-address",
@@ -77,7 +126,7 @@ export function setupPage(guides: (a: MirrorAddress) => Guide[]): Page {
     hint.textContent = isLoopback(a)
       ? "This is a loopback address: only this machine reaches it. Enter the name other machines use."
       : "Clients reach the mirror at this address; change it if they use another name.";
-    const list = guides(a);
+    const list = guides(a, cred);
     fill(jump, ...list.map((g) => jumpButton(g)));
     fill(body, ...list.map((g) => guideSection(g, announce)));
   };
@@ -93,6 +142,7 @@ export function setupPage(guides: (a: MirrorAddress) => Guide[]): Page {
       "Point your container runtimes at this mirror: each Docker Hub pull then goes through it, and every layer is " +
         "downloaded from Docker Hub only once.",
     ),
+    note,
     h("div", { class: "address" }, h("label", { for: "mirror-address" }, "Mirror address"), input, hint),
     jump,
     live,
