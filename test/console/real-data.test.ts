@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { StatsReport } from "../../src/stats/stats.js";
 import { buildConsole } from "../../web/build.js";
 import { formatBytes, formatCount, formatRatio } from "../../web/src/format.js";
 import { Skopeo } from "../clients/skopeo.js";
@@ -14,18 +15,6 @@ import { type Hub, startHub } from "../e2e/stack.js";
 import { eventually } from "../helpers.js";
 import { startMirrorProcess, type TempMirrorProcess } from "../mirror-process.js";
 import { screenshot, useBrowser, watchedPage } from "./browser.js";
-
-interface Totals {
-  pulls: number;
-  manifestRequests: number;
-  blobRequests: number;
-  servedBytes: number;
-  upstreamBytes: number;
-  savedBytes: number;
-  hits: number;
-  misses: number;
-  hitRatio: number | null;
-}
 
 /** The bytes skopeo received for a single-platform image: every file of its `dir:` copy but the `version` stamp. */
 async function received(dir: string): Promise<{ bytes: number; blobs: number }> {
@@ -56,10 +45,10 @@ describe("console overview after real pulls", { timeout: 180_000 }, () => {
     await hub?.stop();
   });
 
-  async function totals(): Promise<Totals> {
+  async function totals(): Promise<StatsReport["totals"]> {
     const res = await fetch(`${mirror.process.url}/api/stats?range=24h`);
     assert.equal(res.status, 200);
-    return ((await res.json()) as { totals: Totals }).totals;
+    return ((await res.json()) as StatsReport).totals;
   }
 
   it("shows the pulls, the bytes served and the hit ratio of a cold then a warm skopeo pull", async () => {
