@@ -2,6 +2,7 @@ import { z } from "zod";
 import { parseImageRef } from "../reference/image-ref.js";
 import { parseStorageUrl } from "../storage/storage-url.js";
 import { authSchema } from "./auth-schema.js";
+import { limitsSchema } from "./limits-schema.js";
 import {
   checkUpstreams,
   legacyUpstreamSchema,
@@ -148,6 +149,17 @@ export const configSchema = z
         concurrency: z.number().int().min(1).max(32).default(2),
       })
       .prefault({}),
+    /** HTTPS: both files PEM; reloaded on SIGHUP without dropping connections. */
+    tls: z
+      .strictObject({
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        /** A plain-HTTP listener that answers every request with a redirect to HTTPS, e.g. "0.0.0.0:80". */
+        redirectListen: hostPort.optional(),
+      })
+      .prefault({}),
+    /** Bounds on what one client or upstream may cost; see src/limits/. */
+    limits: limitsSchema,
     /** On SIGTERM, transfers get this long to finish before they are aborted. */
     shutdownTimeout: duration.prefault("30s"),
   })
@@ -156,6 +168,9 @@ export const configSchema = z
     const at = (path: (string | number)[], message: string) =>
       ctx.addIssue({ code: "custom", path, message });
     checkUpstreams(c.upstream, c.upstreams, at);
+    if (!c.tls.cert !== !c.tls.key) at(["tls"], "tls.cert and tls.key go together");
+    if (c.tls.redirectListen && !c.tls.cert)
+      at(["tls", "redirectListen"], "an HTTPS redirect needs tls.cert");
     if (redirect.mode === "cdn" && !redirect.cdn) {
       at(["storage", "redirect", "cdn"], "redirect mode cdn needs cdn.baseUrl and cdn.secret");
     }
