@@ -63,7 +63,8 @@ const TAG_COLUMNS: Record<string, string> = {
   last_pull: "INTEGER NOT NULL DEFAULT 0",
 };
 
-function addColumns(db: Database.Database, table: string, wanted: Record<string, string>): string[] {
+/** Adds the `wanted` columns a table of an older database lacks; returns their names. */
+export function addColumns(db: Database.Database, table: string, wanted: Record<string, string>): string[] {
   const columns = new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
   const added: string[] = [];
   for (const [name, type] of Object.entries(wanted)) {

@@ -1,16 +1,16 @@
 import type Database from "better-sqlite3";
 import type { Row } from "./sqlite-schema.js";
-import {
-  type CreateUserResult,
-  dayOffset,
-  type InviteRecord,
-  type NewUser,
-  type PullTokenRecord,
-  type UsageDay,
-  type UserChanges,
-  type UserRecord,
-  type UserStore,
-  utcDay,
+import { SqliteUserUsage } from "./sqlite-user-usage.js";
+import type {
+  CreateUserResult,
+  InviteRecord,
+  NewUser,
+  PullTokenRecord,
+  UsageDay,
+  UserActivity,
+  UserChanges,
+  UserRecord,
+  UserStore,
 } from "./user-store.js";
 
 /** AUTOINCREMENT: a bearer token names its pull token by id, so an id must never come back for another token. */
@@ -28,13 +28,7 @@ CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
 CREATE TABLE IF NOT EXISTS invites (
   id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, hint TEXT NOT NULL, created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL, used_by INTEGER);
-CREATE TABLE IF NOT EXISTS user_usage (
-  user_id INTEGER NOT NULL, day TEXT NOT NULL, requests INTEGER NOT NULL, pulls INTEGER NOT NULL,
-  bytes INTEGER NOT NULL, PRIMARY KEY (user_id, day));
 `;
-
-/** Daily usage rows older than this many days are dropped: the console shows 30 days at most. */
-const USAGE_DAYS_KEPT = 100;
 
 const USER = "u.id, u.name, u.admin, u.disabled, u.created_at, u.quota_rpm, u.quota_bytes_day";
 const TOKEN = "t.id AS t_id, t.user_id, t.name AS t_name, t.hint, t.created_at AS t_created, t.last_used";
@@ -69,15 +63,7 @@ function statements(db: Database.Database) {
     listInvites: p(`SELECT i.id, i.hint, i.created_at, i.expires_at, u.name AS used_by
       FROM invites i LEFT JOIN users u ON u.id = i.used_by ORDER BY i.id`),
     deleteInvite: p("DELETE FROM invites WHERE id = ?"),
-    addUsage: p(`INSERT INTO user_usage (user_id, day, requests, pulls, bytes) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, pulls = pulls + excluded.pulls,
-        bytes = bytes + excluded.bytes`),
-    usage: p(
-      "SELECT day, requests, pulls, bytes FROM user_usage WHERE user_id = ? AND day >= ? ORDER BY day",
-    ),
-    pruneUsage: p("DELETE FROM user_usage WHERE day < ?"),
     countUsers: p("SELECT count(*) AS n FROM users"),
-    activeUsers: p("SELECT DISTINCT user_id FROM user_usage WHERE day >= ?"),
   };
 }
 
@@ -109,14 +95,13 @@ function tokenRecord(r: Row): PullTokenRecord {
 /** The users tables in the metadata database (see UserStore). */
 export class SqliteUsers implements UserStore {
   private readonly stmt: ReturnType<typeof statements>;
-  /** Usage not yet written, by user id and day (NUL-separated). */
-  private readonly pendingUsage = new Map<string, Omit<UsageDay, "day">>();
+  private readonly usageTable: SqliteUserUsage;
   private readonly pendingTouches = new Map<number, number>();
-  private prunedOn = "";
 
   constructor(private readonly db: Database.Database) {
     db.exec(SCHEMA);
     this.stmt = statements(db);
+    this.usageTable = new SqliteUserUsage(db);
   }
 
   async createUser(u: NewUser, invite?: { hash: string; now: number }): Promise<CreateUserResult> {
@@ -234,60 +219,31 @@ export class SqliteUsers implements UserStore {
     return this.stmt.deleteInvite.run(id).changes > 0;
   }
 
-  recordUsage(userId: number, day: string, u: Omit<UsageDay, "day">): void {
-    const k = `${userId}\0${day}`;
-    const p = this.pendingUsage.get(k);
-    if (!p) this.pendingUsage.set(k, { ...u });
-    else {
-      p.requests += u.requests;
-      p.pulls += u.pulls;
-      p.bytes += u.bytes;
-    }
+  recordUsage(userId: number, at: number, u: Omit<UsageDay, "day">): void {
+    this.usageTable.record(userId, at, u);
   }
 
   async userCounts(fromDay: string): Promise<{ registered: number; active: number }> {
-    const active = new Set((this.stmt.activeUsers.all(fromDay) as Row[]).map((r) => r.user_id as number));
-    for (const k of this.pendingUsage.keys()) {
-      const [id, day] = k.split("\0") as [string, string];
-      if (day >= fromDay) active.add(Number(id));
-    }
-    return { registered: (this.stmt.countUsers.get() as Row).n as number, active: active.size };
+    const registered = (this.stmt.countUsers.get() as Row).n as number;
+    return { registered, active: this.usageTable.active(fromDay).size };
+  }
+
+  async activity(day: string): Promise<Map<number, UserActivity>> {
+    return this.usageTable.activity(day);
   }
 
   async usage(userId: number, fromDay: string): Promise<UsageDay[]> {
-    const byDay = new Map<string, UsageDay>();
-    for (const r of this.stmt.usage.all(userId, fromDay) as UsageDay[]) byDay.set(r.day, { ...r });
-    for (const [k, p] of this.pendingUsage) {
-      const [id, day] = k.split("\0") as [string, string];
-      if (Number(id) !== userId || day < fromDay) continue;
-      const d = byDay.get(day) ?? { day, requests: 0, pulls: 0, bytes: 0 };
-      byDay.set(day, {
-        day,
-        requests: d.requests + p.requests,
-        pulls: d.pulls + p.pulls,
-        bytes: d.bytes + p.bytes,
-      });
-    }
-    return [...byDay.values()].sort((a, b) => a.day.localeCompare(b.day));
+    return this.usageTable.usage(userId, fromDay);
   }
 
   /** Writes the buffered usage and token uses; called by the store's flush, inside its transaction. */
   flush(): void {
-    for (const [k, u] of this.pendingUsage) {
-      const [id, day] = k.split("\0") as [string, string];
-      this.stmt.addUsage.run(Number(id), day, u.requests, u.pulls, u.bytes);
-    }
+    this.usageTable.flush();
     for (const [id, at] of this.pendingTouches) this.stmt.touchToken.run(at, id);
-    this.pendingUsage.clear();
     this.pendingTouches.clear();
-    const today = utcDay(Date.now());
-    if (this.prunedOn !== today) {
-      this.stmt.pruneUsage.run(dayOffset(today, -USAGE_DAYS_KEPT));
-      this.prunedOn = today;
-    }
   }
 
   get pending(): boolean {
-    return this.pendingUsage.size > 0 || this.pendingTouches.size > 0;
+    return this.usageTable.pending || this.pendingTouches.size > 0;
   }
 }

@@ -51,6 +51,13 @@ export interface UsageDay {
   bytes: number;
 }
 
+/** A user's latest registry request and usage on one day, for the admins' list. */
+export interface UserActivity {
+  /** ms since the epoch; undefined when no request is on record (usage is kept 100 days). */
+  lastActive: number | undefined;
+  today: Omit<UsageDay, "day">;
+}
+
 export type NewUser = { name: string; passwordHash: string; admin: boolean };
 
 /** Why an account was not created. */
@@ -101,10 +108,12 @@ export interface UserStore {
   listInvites(): Promise<InviteRecord[]>;
   deleteInvite(id: number): Promise<boolean>;
 
-  /** Buffers one request's usage. */
-  recordUsage(userId: number, day: string, usage: Omit<UsageDay, "day">): void;
+  /** Buffers the usage of one request made at `at` (ms), counted on its UTC day. */
+  recordUsage(userId: number, at: number, usage: Omit<UsageDay, "day">): void;
   /** Accounts (disabled ones included), and users with any request from `fromDay` on (buffered included). */
   userCounts(fromDay: string): Promise<{ registered: number; active: number }>;
+  /** Each user with usage on record: the last request, and the usage on `day` (buffered included). */
+  activity(day: string): Promise<Map<number, UserActivity>>;
   /** A user's usage from `fromDay` on (buffered usage included), oldest first. */
   usage(userId: number, fromDay: string): Promise<UsageDay[]>;
 }

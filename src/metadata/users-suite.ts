@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import type { MetadataStore } from "./store.js";
 import { dayOffset, utcDay } from "./user-store.js";
 
+const DAY = 86_400_000;
 const user = (name: string, admin = false) => ({ name, passwordHash: `hash-of-${name}`, admin });
 
 /** The users part of the metadata store suite: every store's `users` must pass it. */
@@ -124,20 +125,21 @@ export function runUsersSuite(name: string, create: () => Promise<MetadataStore>
 
     it("adds up usage per user and day, buffered until a flush", async () => {
       const s = await create();
-      const today = utcDay(Date.now());
+      const now = Date.now();
+      const today = utcDay(now);
       const yesterday = dayOffset(today, -1);
-      s.users.recordUsage(1, yesterday, { requests: 2, pulls: 1, bytes: 100 });
-      s.users.recordUsage(1, today, { requests: 1, pulls: 0, bytes: 10 });
-      s.users.recordUsage(2, today, { requests: 5, pulls: 5, bytes: 5 });
+      s.users.recordUsage(1, now - DAY, { requests: 2, pulls: 1, bytes: 100 });
+      s.users.recordUsage(1, now, { requests: 1, pulls: 0, bytes: 10 });
+      s.users.recordUsage(2, now, { requests: 5, pulls: 5, bytes: 5 });
       assert.deepEqual(await s.users.usage(1, yesterday), [
         { day: yesterday, requests: 2, pulls: 1, bytes: 100 },
         { day: today, requests: 1, pulls: 0, bytes: 10 },
       ]);
       await s.flush();
-      s.users.recordUsage(1, today, { requests: 1, pulls: 1, bytes: 1 });
+      s.users.recordUsage(1, now, { requests: 1, pulls: 1, bytes: 1 });
       assert.deepEqual(await s.users.usage(1, today), [{ day: today, requests: 2, pulls: 1, bytes: 11 }]);
       assert.deepEqual(await s.users.usage(2, today), [{ day: today, requests: 5, pulls: 5, bytes: 5 }]);
-      s.users.recordUsage(3, dayOffset(today, -9), { requests: 1, pulls: 0, bytes: 0 });
+      s.users.recordUsage(3, now - 9 * DAY, { requests: 1, pulls: 0, bytes: 0 });
       assert.deepEqual(
         await s.users.userCounts(yesterday),
         { registered: 0, active: 2 },
@@ -146,6 +148,37 @@ export function runUsersSuite(name: string, create: () => Promise<MetadataStore>
       await s.flush();
       assert.deepEqual(await s.users.userCounts(dayOffset(today, -9)), { registered: 0, active: 3 });
       assert.deepEqual(await s.users.userCounts(today), { registered: 0, active: 2 });
+      await s.close();
+    });
+
+    it("tells each user's last request and usage today, written or buffered", async () => {
+      const s = await create();
+      // Noon today: a few seconds back is still today.
+      const now = Date.parse(`${utcDay(Date.now())}T12:00:00Z`);
+      const today = utcDay(now);
+      s.users.recordUsage(1, now - 2000, { requests: 1, pulls: 1, bytes: 10 });
+      s.users.recordUsage(1, now - 3000, { requests: 1, pulls: 0, bytes: 5 });
+      s.users.recordUsage(1, now - DAY, { requests: 7, pulls: 7, bytes: 70 });
+      s.users.recordUsage(2, now - 3 * DAY, { requests: 1, pulls: 0, bytes: 1 });
+      const expected = new Map([
+        [1, { lastActive: now - 2000, today: { requests: 2, pulls: 1, bytes: 15 } }],
+        [2, { lastActive: now - 3 * DAY, today: { requests: 0, pulls: 0, bytes: 0 } }],
+      ]);
+      assert.deepEqual(await s.users.activity(today), expected, "buffered");
+      await s.flush();
+      assert.deepEqual(await s.users.activity(today), expected, "written");
+      s.users.recordUsage(2, now - 1000, { requests: 1, pulls: 1, bytes: 3 });
+      assert.deepEqual((await s.users.activity(today)).get(2), {
+        lastActive: now - 1000,
+        today: { requests: 1, pulls: 1, bytes: 3 },
+      });
+      await s.flush();
+      assert.equal((await s.users.activity(today)).get(2)?.lastActive, now - 1000, "the later time wins");
+      assert.deepEqual(
+        (await s.users.activity(dayOffset(today, -1))).get(1)?.today,
+        { requests: 7, pulls: 7, bytes: 70 },
+        "another day's usage",
+      );
       await s.close();
     });
   });

@@ -10,14 +10,18 @@ export function meRoutes(u: Users): ApiRoute[] {
   const me = (session: Session | undefined) => (session as Session).user;
   return [
     {
+      // Signed out is an answer, not an error: `{"user": null}` (a 401 would be logged by browsers as a failure).
       method: "GET",
       path: "/api/me",
-      access: "user",
-      handle: async ({ ctx, session }) => ({
-        user: userView(me(session), u.quota),
-        csrfToken: session?.csrf,
-        mirror: mirrorView(ctx.req, u.pub),
-      }),
+      access: "public",
+      handle: async ({ ctx, session }) =>
+        session
+          ? {
+              user: userView(session.user, u.quota),
+              csrfToken: session.csrf,
+              mirror: mirrorView(ctx.req, u.pub),
+            }
+          : { user: null },
     },
     {
       method: "GET",

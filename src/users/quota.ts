@@ -57,7 +57,7 @@ export class QuotaGate {
   /** Records a finished request: the usage table, and today's bytes for the quota. */
   record(user: UserRecord, usage: { pull: boolean; bytes: number }, now = Date.now()): void {
     const day = utcDay(now);
-    this.store.recordUsage(user.id, day, { requests: 1, pulls: usage.pull ? 1 : 0, bytes: usage.bytes });
+    this.store.recordUsage(user.id, now, { requests: 1, pulls: usage.pull ? 1 : 0, bytes: usage.bytes });
     const today = this.bytesToday.get(user.id);
     if (today?.day === day) today.bytes += usage.bytes;
   }

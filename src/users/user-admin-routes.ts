@@ -4,10 +4,11 @@ import type { AdminRoute } from "../admin/admin-api.js";
 import { byteSize, duration } from "../config/values.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Query } from "../http/context.js";
+import { utcDay } from "../metadata/user-store.js";
 import type { ApiRoute } from "./api-router.js";
 import { randomBase32, secretHash } from "./secrets.js";
 import type { Users } from "./users.js";
-import { daysParam, newTokenView, usageView, userView } from "./views.js";
+import { daysParam, listedUserView, newTokenView, usageView, userView } from "./views.js";
 
 /** One admin operation on users, mounted twice with one code path: `/api/…` (admin session) and `/admin/…`. */
 interface AdminOp {
@@ -48,7 +49,11 @@ function userAdminOps(u: Users): AdminOp[] {
     {
       method: "GET",
       path: "/users",
-      handle: async () => ({ users: (await u.store.listUsers()).map((user) => userView(user, u.quota)) }),
+      handle: async () => {
+        const activity = await u.store.activity(utcDay(Date.now()));
+        const users = await u.store.listUsers();
+        return { users: users.map((user) => listedUserView(user, u.quota, activity.get(user.id))) };
+      },
     },
     {
       method: "POST",

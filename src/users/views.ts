@@ -3,6 +3,7 @@ import { RegistryError } from "../errors/oci-errors.js";
 import {
   dayOffset,
   type PullTokenRecord,
+  type UserActivity,
   type UserRecord,
   type UserStore,
   utcDay,
@@ -25,6 +26,15 @@ export function userView(user: UserRecord, quota: QuotaGate) {
     quota: quota.limits(user),
     /** The user's own limits; null follows auth.quota. */
     quotaOverride: user.quota,
+  };
+}
+
+/** A user in the admins' list: also the last registry request and today's usage (UTC). */
+export function listedUserView(user: UserRecord, quota: QuotaGate, activity: UserActivity | undefined) {
+  return {
+    ...userView(user, quota),
+    lastActive: iso(activity?.lastActive),
+    today: activity?.today ?? { requests: 0, pulls: 0, bytes: 0 },
   };
 }
 

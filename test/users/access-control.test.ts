@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { request } from "undici";
 import { FakeHub } from "../fakes/fake-hub.js";
 import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
-import { ApiClient, addUser, code } from "./api-client.js";
+import { ApiClient, addUser, code, whoAmI } from "./api-client.js";
 
 let hub: FakeHub;
 let m: InProcessMirror;
@@ -103,23 +103,32 @@ describe("the user admin API", () => {
     for (const [method, path, body] of adminCalls) {
       assert.equal((await anonymous.call(method, path, body)).status, 401, `${method} ${path}`);
     }
-    assert.equal((await anonymous.get("/api/me")).status, 401);
+    assert.equal(await whoAmI(anonymous), null);
     assert.equal((await anonymous.get("/api/me/tokens")).status, 401);
   });
 
   it("lets an admin manage users from the console, with the CSRF token", async () => {
     const list = await asRoot.get("/api/users");
+    const listed = list.body.users as {
+      name: string;
+      lastActive: string | null;
+      today: { requests: number };
+    }[];
     assert.deepEqual(
-      (list.body.users as { name: string }[]).map((u) => u.name),
+      listed.map((u) => u.name),
       ["alice", "bob", "root"],
     );
+    const bobListed = listed.find((u) => u.name === "bob");
+    assert.ok((bobListed?.today.requests ?? 0) >= 3, "bob's pings today");
+    assert.ok(Date.now() - Date.parse(bobListed?.lastActive ?? "") < 60_000, "bob was active just now");
+    assert.equal(listed.find((u) => u.name === "root")?.lastActive, null, "root never pulled");
     assert.equal((await asRoot.post("/api/users/disable", { name: "bob" }, { noCsrf: true })).status, 403);
     assert.equal(await ping(bob.token), 200);
     const disabled = await asRoot.post("/api/users/disable", { name: "bob" });
     assert.equal(disabled.status, 200);
     assert.equal((disabled.body.user as { disabled: boolean }).disabled, true);
     assert.equal(await ping(bob.token), 403);
-    assert.equal((await asBob.get("/api/me")).status, 401, "a disabled user's sessions end");
+    assert.equal(await whoAmI(asBob), null, "a disabled user's sessions end");
     assert.equal((await asRoot.post("/api/users/enable", { name: "bob" })).status, 200);
     const stats = await asRoot.get("/api/users/stats?name=bob");
     assert.equal(stats.body.user, "bob");

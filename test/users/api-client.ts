@@ -59,6 +59,13 @@ export class ApiClient {
   }
 }
 
+/** Whom `/api/me` names: the signed-in user, or null when signed out (still a 200: signed out is no error). */
+export async function whoAmI(c: ApiClient): Promise<string | null> {
+  const me = await c.get("/api/me");
+  if (me.status !== 200) throw new Error(`GET /api/me answered ${me.status}: ${JSON.stringify(me.body)}`);
+  return (me.body.user as { name: string } | null)?.name ?? null;
+}
+
 /** The code of an answer's first OCI error. */
 export const code = (a: Answer): string | undefined => a.body.errors?.[0]?.code;
 
