@@ -36,7 +36,7 @@ export function useBrowser(): { browser: Browser } {
 export interface WatchedPage {
   context: BrowserContext;
   page: Page;
-  /** Console errors, uncaught exceptions and Content-Security-Policy violations, as text. */
+  /** Console errors (with the URL they name), uncaught exceptions and Content-Security-Policy violations. */
   problems: string[];
 }
 
@@ -51,7 +51,10 @@ export async function watchedPage(browser: Browser): Promise<WatchedPage> {
   page.setDefaultTimeout(10_000);
   const problems: string[] = [];
   page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
+    if (m.type() !== "error" && m.type() !== "warning") return;
+    // The URL says which load failed: Chromium's "Failed to load resource" text does not.
+    const at = m.location().url;
+    problems.push(`console ${m.type()}: ${m.text()}${at ? ` (${at})` : ""}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   // Chromium logs violations to the console too; the event also names the directive, for a clear failure.

@@ -10,6 +10,7 @@ import {
   formatSpeed,
   formatTime,
   shortDigest,
+  sizeSetting,
 } from "../../web/src/format.js";
 import { isLoopback, parseAddress, setupGuides } from "../../web/src/snippets.js";
 
@@ -35,6 +36,21 @@ describe("console formatting", () => {
     assert.equal(formatBytes(null, L), "—");
     assert.equal(formatSpeed(8 * 1024 ** 2, L), "8.0 MiB/s");
     assert.equal(formatSpeed(undefined, L), "—");
+  });
+
+  it("writes a size setting in the largest unit that divides it", () => {
+    const cases: [number, string][] = [
+      [0, "0"],
+      [1000, "1000"],
+      [1024, "1KiB"],
+      [1536, "1536"],
+      [3 * 1024 ** 2, "3MiB"],
+      [1536 * 1024 ** 2, "1536MiB"],
+      [10 * 1024 ** 3, "10GiB"],
+      [2 * 1024 ** 4, "2TiB"],
+      [2048 * 1024 ** 4, "2048TiB"],
+    ];
+    for (const [n, text] of cases) assert.equal(sizeSetting(n), text, String(n));
   });
 
   it("writes ratios as percentages, counts with grouping, and — for nothing", () => {

@@ -59,7 +59,8 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown, csrf?: string): Promise<T> {
+/** One call of the users API; POST and DELETE carry the session's CSRF token. */
+export async function call<T>(method: string, path: string, body?: unknown, csrf?: string): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (csrf) headers["X-CSRF-Token"] = csrf;
@@ -98,14 +99,12 @@ export class Account {
     for (const f of this.listeners) f();
   }
 
-  /** Settings, then the session if there is one (401: signed out). */
+  /** Settings, then the session if there is one (`{"user": null}`: signed out). */
   async load(): Promise<void> {
     this.settings = await call<AuthSettings>("GET", "api/auth/settings");
     if (!this.users) return;
-    this.me = await call<SignedIn>("GET", "api/me").catch((err) => {
-      if (err instanceof ApiError && err.status === 401) return undefined;
-      throw err;
-    });
+    const me = await call<SignedIn | { user: null }>("GET", "api/me");
+    this.me = me.user ? (me as SignedIn) : undefined;
     this.changed();
   }
 

@@ -44,3 +44,14 @@ export function table(label: string, head: string[], rows: Child[][], empty: str
     ),
   );
 }
+
+/** A figure as a tile: its label, value and a line of detail. */
+export function tile(id: string, label: string, value: string, detail: string): HTMLElement {
+  return h(
+    "div",
+    { class: "tile", "data-tile": id },
+    h("h3", {}, label),
+    h("p", { class: "value" }, value),
+    h("p", { class: "detail" }, detail),
+  );
+}

@@ -20,6 +20,15 @@ export function formatBytes(n: number | null | undefined, locale?: string): stri
   return `${n < 0 ? "-" : ""}${decimal(v, unit === 0 ? 0 : 1, locale)} ${BYTE_UNITS[unit]}`;
 }
 
+/** A size as the config and the API take it, in the largest unit that divides it: 10737418240 → "10GiB". */
+export function sizeSetting(n: number): string {
+  for (let unit = 4; unit > 0; unit--) {
+    const size = 1024 ** unit;
+    if (n > 0 && n % size === 0) return `${n / size}${BYTE_UNITS[unit]}`;
+  }
+  return String(n);
+}
+
 /** Bytes per second: 1048576 → "1.0 MiB/s". */
 export function formatSpeed(n: number | null | undefined, locale?: string): string {
   return n == null || !Number.isFinite(n) ? DASH : `${formatBytes(n, locale)}/s`;

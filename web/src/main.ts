@@ -9,6 +9,7 @@ import { overviewPage } from "./pages/overview.js";
 import type { Page } from "./pages/page.js";
 import { setupPage } from "./pages/setup.js";
 import { signInPage, signUpPage } from "./pages/sign.js";
+import { usersPage } from "./pages/users.js";
 import { setupGuides } from "./snippets.js";
 
 const REFRESH_MS = 10_000;
@@ -35,6 +36,8 @@ function pages(): Record<string, PageSpec> {
   const signedIn = account.me !== undefined;
   p["#/me"] = { title: "My mirror", make: () => myMirrorPage(account), nav: signedIn };
   p["#/my-stats"] = { title: "My statistics", make: () => myStatsPage(account), nav: signedIn };
+  // Admins only: the API refuses others (403) whatever the page does.
+  if (account.me?.user.admin) p["#/users"] = { title: "Users", make: () => usersPage(account), nav: true };
   p["#/signin"] = { title: "Sign in", make: () => signInPage(account), nav: !signedIn };
   p["#/signup"] = {
     title: "Sign up",

@@ -1,5 +1,5 @@
 import { type Account, ApiError } from "../account.js";
-import { fill, h, table } from "../dom.js";
+import { fill, h, table, tile } from "../dom.js";
 import { formatBytes, formatCount, formatTime } from "../format.js";
 import type { Page } from "./page.js";
 import { secretBox } from "./sign.js";
@@ -141,14 +141,4 @@ export function myStatsPage(account: Account): Page {
     body,
   );
   return { el, stats: false };
-}
-
-function tile(id: string, label: string, value: string, detail: string): HTMLElement {
-  return h(
-    "div",
-    { class: "tile", "data-tile": id },
-    h("h3", {}, label),
-    h("p", { class: "value" }, value),
-    h("p", { class: "detail" }, detail),
-  );
 }

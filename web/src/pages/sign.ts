@@ -41,8 +41,8 @@ function form(
   return f;
 }
 
-/** A one-off value (a token's secret, a personal address) with its Copy button. */
-function once(label: string, text: string, id: string): HTMLElement {
+/** A one-off value (a token's secret, a personal address, an invite code) with its Copy button. */
+export function once(label: string, text: string, id: string): HTMLElement {
   const button = h("button", { type: "button", class: "copy", "aria-label": `Copy ${label}` }, "Copy");
   button.addEventListener("click", () => {
     copyText(text).then(
