@@ -7,6 +7,7 @@ import type { Page } from "./page.js";
 import { once } from "./sign.js";
 
 const DAY_MS = 86_400_000;
+const COLUMNS = ["Name", "Role", "State", "Created", "Last active", "Today", "Requests/min", "Bytes/day", ""];
 
 /** A limit in force, and whether it is the user's own or the default (auth.quota). */
 function limit(value: string, own: number | null): HTMLElement {
@@ -138,35 +139,32 @@ export function usersPage(account: Account): Page {
     b.addEventListener("click", onClick);
     return b;
   };
-  const actions = (u: ListedUser) =>
-    h(
+  const close = () => panel.replaceChildren();
+  const editQuotas = (u: ListedUser) => {
+    const save = (rpm: string, bytes: string) =>
+      act(async () => {
+        await admin.setQuota(u.name, amountInput(rpm), amountInput(bytes));
+        close();
+      });
+    fill(panel, quotaForm(u, save, close));
+    panel.querySelector("input")?.focus();
+  };
+  const askReset = (u: ListedUser) => {
+    const reset = () => act(async () => fill(panel, newTokenBox(u.name, await admin.resetToken(u.name))));
+    fill(panel, resetConfirm(u.name, reset, close));
+  };
+  const actions = (u: ListedUser) => {
+    const toggle = u.disabled ? "Enable" : "Disable";
+    const setState = () => act(() => admin.setDisabled(u.name, !u.disabled));
+    return h(
       "span",
       { class: "actions" },
-      u.name === self
-        ? null
-        : button(u.disabled ? "Enable" : "Disable", `${u.disabled ? "Enable" : "Disable"} ${u.name}`, () =>
-            act(() => admin.setDisabled(u.name, !u.disabled)),
-          ),
-      button("Quotas", `Quotas of ${u.name}`, () => {
-        const save = (rpm: string, bytes: string) =>
-          act(async () => {
-            await admin.setQuota(u.name, amountInput(rpm), amountInput(bytes));
-            panel.replaceChildren();
-          });
-        fill(
-          panel,
-          quotaForm(u, save, () => panel.replaceChildren()),
-        );
-        panel.querySelector("input")?.focus();
-      }),
-      button("Reset token", `Reset ${u.name}'s token`, () => {
-        const reset = () => act(async () => fill(panel, newTokenBox(u.name, await admin.resetToken(u.name))));
-        fill(
-          panel,
-          resetConfirm(u.name, reset, () => panel.replaceChildren()),
-        );
-      }),
+      // Not one's own: an admin who disabled themselves would be locked out of this page.
+      u.name === self ? null : button(toggle, `${toggle} ${u.name}`, setState),
+      button("Quotas", `Quotas of ${u.name}`, () => editQuotas(u)),
+      button("Reset token", `Reset ${u.name}'s token`, () => askReset(u)),
     );
+  };
   const load = async () => {
     const users = await admin.users();
     const now = Date.now();
@@ -189,18 +187,7 @@ export function usersPage(account: Account): Page {
       limit(u.quota.bytesPerDay ? formatBytes(u.quota.bytesPerDay) : "no limit", u.quotaOverride.bytesPerDay),
       actions(u),
     ]);
-    const head = [
-      "Name",
-      "Role",
-      "State",
-      "Created",
-      "Last active",
-      "Today",
-      "Requests/min",
-      "Bytes/day",
-      "",
-    ];
-    fill(list, table("Users", head, rows, "No users yet."));
+    fill(list, table("Users", COLUMNS, rows, "No users yet."));
   };
   void load().catch(fail);
   const el = h(
