@@ -3,6 +3,7 @@
 // is refused; the redirect listener sends plain-HTTP clients to HTTPS with a 308.
 //   bash test/netns-run.sh node --import tsx --test test/mirror/tls.test.ts
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
@@ -12,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type ConnectionOptions, connect, type TLSSocket } from "node:tls";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { pino } from "pino";
 import { loadConfig } from "../../src/config/load.js";
 import { loadKeyPair, TlsSetupError } from "../../src/tls/key-pair.js";
@@ -19,6 +22,9 @@ import { FakeHub } from "../fakes/fake-hub.js";
 import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
 import { type IssuedCert, TestCa } from "../fixtures/test-ca.js";
 import { sha256Digest } from "../helpers.js";
+
+const run = promisify(execFile);
+const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 interface Answer {
   status: number;
@@ -255,6 +261,33 @@ describe("TLS setup", () => {
     await assert.rejects(startInProcessMirror("http://127.0.0.1:9", { tls: { cert: a.cert, key: b.key } }), {
       name: "TlsSetupError",
     });
+  });
+
+  it("`serve` with a key that is not the certificate's exits 1 with a message, not a stack trace", async () => {
+    const a = await ca.issue("cli-a");
+    const b = await ca.issue("cli-b");
+    const args = [
+      "--import",
+      "tsx",
+      "src/cli.ts",
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--data",
+      join(dir, "d"),
+    ];
+    const res = await run(process.execPath, [...args, "--tls-cert", a.cert, "--tls-key", b.key], {
+      cwd: REPO_ROOT,
+    }).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(res.code, 1);
+    assert.match(
+      res.stderr,
+      /^hubmirror: cannot use TLS: tls\.key .*cli-b-\d+\.key is not the key of the certificate/,
+    );
+    assert.doesNotMatch(res.stderr, /\n\s+at /);
   });
 
   it("--tls-cert/--tls-key and HUBMIRROR_TLS_CERT/_KEY set tls.cert and tls.key", () => {
