@@ -21,7 +21,7 @@ import { loadKeyPair, TlsSetupError } from "../../src/tls/key-pair.js";
 import { FakeHub } from "../fakes/fake-hub.js";
 import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
 import { type IssuedCert, TestCa } from "../fixtures/test-ca.js";
-import { sha256Digest } from "../helpers.js";
+import { eventually, sha256Digest } from "../helpers.js";
 
 const run = promisify(execFile);
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -208,9 +208,21 @@ describe("HTTPS", { timeout: 60_000 }, () => {
     assert.equal(followed.headers["docker-distribution-api-version"], "registry/2.0");
   });
 
-  it("close() closes the HTTPS server and the redirect listener", async () => {
+  it("close() lets a transfer over TLS finish, then closes the HTTPS server and the redirect listener", async () => {
     const redirectPort = Number(new URL(mirror.redirectUrl ?? "").port);
+    const content = randomBytes(2 << 20);
+    const digest = hub.addBlob(content);
+    hub.throttle = 1 << 20; // 2 s for the blob: the close comes mid-transfer
+    const agent = new Agent({ ca: caPem, keepAlive: true });
+    // An idle kept-alive connection must not hold the close up.
+    await get(`${mirror.url}/v2/`, agent);
+    const upstreamGets = hub.count("GET", /\/blobs\//);
+    const transfer = get(`${mirror.url}/v2/library/tls/blobs/${digest}`, agent);
+    await eventually("the transfer to start", async () => hub.count("GET", /\/blobs\//) > upstreamGets);
     await mirror.close();
+    const blob = await transfer;
+    assert.equal(sha256Digest(blob.body), digest, "the transfer in flight finished whole");
+    agent.destroy();
     await assert.rejects(handshake(port, { ca: caPem }), { code: "ECONNREFUSED" });
     await assert.rejects(plainHttp(redirectPort, "GET", "/v2/", { host: "x" }), { code: "ECONNREFUSED" });
   });
