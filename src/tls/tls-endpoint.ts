@@ -6,8 +6,8 @@ import type { Metrics } from "../metrics/metrics.js";
 import { type KeyPair, loadKeyPair, type TlsFiles } from "./key-pair.js";
 
 /**
- * TLS 1.2 at least (Node's default too, stated so that no runtime flag can lower it); Node's cipher list and
- * curves are kept: its defaults are the modern, forward-secret ones.
+ * TLS 1.2 at least (Node's default too, stated so that no runtime flag can lower it). Node's cipher list and
+ * curves are kept: TLS 1.3 and ECDHE with AEAD ciphers first, no RC4, DES, MD5 or export ciphers.
  */
 const PROTOCOL = { minVersion: "TLSv1.2" } as const satisfies SecureContextOptions;
 
