@@ -27,6 +27,8 @@ import { openStorage } from "./storage/open-storage.js";
 import { sweepTempFiles } from "./storage/temp-files.js";
 import { LocalBlobStore } from "./store/blob-store.js";
 import { Offloader } from "./store/offloader.js";
+import { createRedirectServer } from "./tls/redirect-server.js";
+import { TlsEndpoint } from "./tls/tls-endpoint.js";
 import { RegistryClient } from "./upstream/registry-client.js";
 import { Upstream } from "./upstream/upstream.js";
 import { UpstreamSet } from "./upstream/upstreams.js";
@@ -37,13 +39,17 @@ const MANIFEST_MEMORY_BYTES = 64 << 20;
 
 export interface App {
   server: Server;
-  /** The URL the mirror answers at, e.g. http://127.0.0.1:5000. */
+  /** The URL the mirror answers at, e.g. http://127.0.0.1:5000, or https://… with `tls.cert`. */
   url: string;
+  /** The plain-HTTP listener that redirects to `url` (`tls.redirectListen`), when there is one. */
+  redirectUrl: string | undefined;
   metrics: Metrics;
   meta: MetadataStore;
   lifecycle: Lifecycle;
   users: Users;
   log: Logger;
+  /** Loads `tls.cert`/`tls.key` again for new connections (SIGHUP); false if they failed (the old pair stays) or there is no TLS. */
+  reloadTls(): Promise<boolean>;
   /** Stops accepting, lets transfers finish within shutdownTimeout, aborts the rest, closes the database. */
   close(): Promise<void>;
 }
@@ -53,13 +59,31 @@ function splitHostPort(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, "") || "0.0.0.0", port: Number(listen.slice(i + 1)) };
 }
 
+/** Listens on `listen` (HOST:PORT); resolves with the URL it answers at, 0.0.0.0 shown as 127.0.0.1. */
+async function listenOn(server: Server, listen: string, scheme: "http" | "https"): Promise<string> {
+  const { host, port } = splitHostPort(listen);
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, host, () => {
+      server.off("error", fail);
+      ok();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return `${scheme}://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${addr.port}`;
+}
+
 export async function startApp(config: Config, log: Logger = createLogger(config.log.level)): Promise<App> {
+  const metrics = new Metrics();
+  // Before anything is opened: a certificate that can't be used stops the start at once.
+  const { cert, key } = config.tls;
+  const tls = cert && key ? await TlsEndpoint.load({ cert, key }, metrics, log) : undefined;
   const data = resolve(config.data);
   const spoolDir = join(data, "spool");
   await mkdir(spoolDir, { recursive: true });
   await sweepTempFiles(spoolDir, STALE_UPLOAD_MS);
 
-  const metrics = new Metrics();
   const tiers = await openStorage(config, data, metrics);
   const meta = new SqliteStore(join(data, "hubmirror.db"));
   // One client per upstream, built from its resolved settings as they are (UpstreamOptions and more).
@@ -169,19 +193,21 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   };
   const users = await Users.open(config.auth, meta.users, data);
   const admin = adminApi(lifecycle, config.admin.token, [...ADMIN_ROUTES, ...users.adminRoutes()]);
-  const server = createRegistryServer(services, log, {
-    front: [admin, ...users.api()],
-    auth: users.registryAuth(),
-  });
+  const edgeTls = tls && { endpoint: tls, handshakeTimeout: config.limits.headerTimeout };
+  const server = createRegistryServer(
+    services,
+    log,
+    { front: [admin, ...users.api()], auth: users.registryAuth() },
+    edgeTls,
+  );
   const connections = new ConnectionTracker(server);
-  const { host, port } = splitHostPort(config.listen);
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(port, host, () => {
-      server.off("error", fail);
-      ok();
-    });
-  });
+  const url = await listenOn(server, config.listen, tls ? "https" : "http");
+  let redirect: Server | undefined;
+  let redirectUrl: string | undefined;
+  if (config.tls.redirectListen) {
+    redirect = createRedirectServer((server.address() as AddressInfo).port);
+    redirectUrl = await listenOn(redirect, config.tls.redirectListen, "http");
+  }
   offloader?.start();
   lifecycle.start();
   const flusher = setInterval(() => {
@@ -189,12 +215,10 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     stats.flush().catch((err: Error) => log.warn({ err: err.message }, "usage statistics flush failed"));
   }, FLUSH_INTERVAL_MS);
   flusher.unref();
-  const addr = server.address() as AddressInfo;
-  const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${addr.port}`;
   log.info(
     {
       url,
+      redirectUrl,
       data,
       upstreams: config.upstreams.map((u) => `${u.registry}=${u.url}`),
       storage: tiers.primary.name,
@@ -208,6 +232,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const close = () => {
     closing ??= (async () => {
       clearInterval(flusher);
+      redirect?.close();
+      redirect?.closeAllConnections();
       // Background work (prefetch, eviction, GC) stops first: it must not start downloads while transfers drain.
       await lifecycle?.stop();
       // Done when every response is finished and every download has committed or failed.
@@ -232,5 +258,10 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     })();
     return closing;
   };
-  return { server, url, metrics, meta, lifecycle, users, log, close };
+  const reloadTls = async () => {
+    if (tls) return tls.reload();
+    log.info("no TLS certificate to reload");
+    return false;
+  };
+  return { server, url, redirectUrl, metrics, meta, lifecycle, users, log, reloadTls, close };
 }

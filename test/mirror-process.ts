@@ -7,6 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { Agent, request } from "undici";
 import { stringify } from "yaml";
 import type { ConfigInput } from "../src/config/schema.js";
 import { removeTree, tempDir } from "./clients/proc.js";
@@ -24,6 +25,12 @@ export interface MirrorOptions {
   data: string;
   /** A YAML config file (`--config`); flags above still win. */
   config?: string;
+  /** HOST:PORT to listen on; 127.0.0.1:0 by default. */
+  listen?: string;
+  /** More `serve` flags, e.g. `--tls-cert FILE`. */
+  args?: readonly string[];
+  /** The CAs (PEM) that the mirror's HTTPS certificate is checked with, for the test's own requests to it. */
+  ca?: Buffer[];
 }
 
 /** `name{a="b",…} value` lines of a Prometheus text exposition: the sum of the series that carry `labels`. */
@@ -66,9 +73,10 @@ export class MirrorProcess {
 
   /** Starts an instance on the data directory and waits until it listens. */
   async start(): Promise<void> {
-    const { upstream, data, config } = this.options;
-    const args = ["--import", "tsx", "src/cli.ts", "serve", "--listen", "127.0.0.1:0", "--data", data];
+    const { upstream, data, config, listen = "127.0.0.1:0" } = this.options;
+    const args = ["--import", "tsx", "src/cli.ts", "serve", "--listen", listen, "--data", data];
     if (config) args.push("--config", config);
+    args.push(...(this.options.args ?? []));
     // setpriv: the kernel kills the mirror if the test process dies without running its after hooks.
     const child = spawn(
       "setpriv",
@@ -115,6 +123,11 @@ export class MirrorProcess {
     });
   }
 
+  /** Sends `signal` (e.g. SIGHUP) to the mirror. */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
   /** SIGKILL, synchronously (so that a caller can time it to a byte); `stopped()` resolves once it is gone. */
   kill(): void {
     this.child?.kill("SIGKILL");
@@ -141,9 +154,15 @@ export class MirrorProcess {
 
   /** One counter from `/metrics` (summed over the series that carry `labels`). */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const res = await fetch(`${this.url}/metrics`);
-    if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
-    return metricValue(await res.text(), name, labels);
+    const { ca } = this.options;
+    const dispatcher = ca ? new Agent({ connect: { ca } }) : undefined;
+    try {
+      const res = await request(`${this.url}/metrics`, dispatcher ? { dispatcher } : {});
+      if (res.statusCode !== 200) throw new Error(`GET /metrics: ${res.statusCode}`);
+      return metricValue(await res.body.text(), name, labels);
+    } finally {
+      await dispatcher?.close();
+    }
   }
 
   /** The last lines the current instance logged, for failure messages. */

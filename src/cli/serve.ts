@@ -2,12 +2,16 @@ import type { Command } from "commander";
 import { startApp } from "../app.js";
 import type { ConfigOverrides } from "../config/load.js";
 import { StorageSetupError } from "../storage/driver.js";
+import { TlsSetupError } from "../tls/key-pair.js";
 import { config, configOption, dataOption } from "./common.js";
 
 async function serve(overrides: ConfigOverrides): Promise<void> {
   const app = await startApp(config(overrides)).catch((err: unknown) => {
-    if (!(err instanceof StorageSetupError)) throw err;
-    process.stderr.write(`hubmirror: cannot open storage: ${err.message}\n`);
+    if (err instanceof StorageSetupError)
+      process.stderr.write(`hubmirror: cannot open storage: ${err.message}\n`);
+    else if (err instanceof TlsSetupError)
+      process.stderr.write(`hubmirror: cannot use TLS: ${err.message}\n`);
+    else throw err;
     process.exit(1);
   });
   const stop = (signal: string) => {
@@ -22,6 +26,8 @@ async function serve(overrides: ConfigOverrides): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // A renewed certificate is taken up without a restart; reloadTls logs the outcome (no TLS: a log line only).
+  process.on("SIGHUP", () => void app.reloadTls());
 }
 
 export function registerServe(cli: Command): void {
@@ -50,5 +56,7 @@ export function registerServe(cli: Command): void {
       "--max-size <size>",
       "cache size cap, e.g. 200GiB: least recently used content is evicted above it (env HUBMIRROR_MAX_SIZE)",
     )
+    .option("--tls-cert <file>", "PEM certificate (chain) to serve HTTPS with (env HUBMIRROR_TLS_CERT)")
+    .option("--tls-key <file>", "PEM private key of --tls-cert (env HUBMIRROR_TLS_KEY)")
     .action((opts: ConfigOverrides) => serve(opts));
 }

@@ -20,6 +20,9 @@ export interface ConfigOverrides {
   redirect?: string | undefined;
   offload?: string | undefined;
   maxSize?: string | undefined;
+  /** PEM files for HTTPS (`tls.cert`, `tls.key`). */
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
 }
 
 type Section = Record<string, unknown> | undefined;
@@ -89,6 +92,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   const redirect = pick(overrides.redirect, "REDIRECT");
   const offloadUrl = pick(overrides.offload, "OFFLOAD");
   const maxSize = pick(overrides.maxSize, "MAX_SIZE");
+  const tlsCert = pick(overrides.tlsCert, "TLS_CERT");
+  const tlsKey = pick(overrides.tlsKey, "TLS_KEY");
   const merged: Record<string, unknown> = { ...raw };
   if (listen) merged.listen = listen;
   if (data) merged.data = data;
@@ -102,5 +107,11 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   if (offloadUrl) merged.offload = { ...(raw.offload as Section), url: offloadUrl };
   if (maxSize)
     merged.cache = { ...(raw.cache as Section), maxSize: /^\d+$/.test(maxSize) ? Number(maxSize) : maxSize };
+  if (tlsCert || tlsKey) {
+    const tls = { ...(raw.tls as Section) };
+    if (tlsCert) tls.cert = tlsCert;
+    if (tlsKey) tls.key = tlsKey;
+    merged.tls = tls;
+  }
   return parseConfig(merged, file ?? "config");
 }

@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
+import { Server as TlsServer } from "node:tls";
 
 /**
  * Tracks in-flight requests per connection so shutdown can close every connection not serving one, including
@@ -10,7 +11,9 @@ export class ConnectionTracker {
   private draining = false;
 
   constructor(server: Server) {
-    server.on("connection", (socket: Socket) => {
+    // An https server's requests ride on the TLS socket it emits once the handshake is done, not on the raw one.
+    const connected = server instanceof TlsServer ? "secureConnection" : "connection";
+    server.on(connected, (socket: Socket) => {
       this.active.set(socket, 0);
       socket.once("close", () => this.active.delete(socket));
     });

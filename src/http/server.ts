@@ -1,5 +1,6 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import type { Logger } from "../log/logger.js";
+import type { TlsEndpoint } from "../tls/tls-endpoint.js";
 import { compose, type Middleware } from "./compose.js";
 import { RequestContext, type Services } from "./context.js";
 import { MeteredResponse } from "./metered-response.js";
@@ -23,8 +24,19 @@ export interface EdgeLayers {
   auth?: Middleware<RequestContext> | undefined;
 }
 
-/** The HTTP edge: the middleware onion, composed once, around the route table's handlers. */
-export function createRegistryServer(s: Services, log: Logger, layers: EdgeLayers = {}): Server {
+/** HTTPS: the certificate, and how long a TLS handshake may take. */
+export interface EdgeTls {
+  endpoint: TlsEndpoint;
+  handshakeTimeout: number;
+}
+
+/** The HTTP edge: the middleware onion, composed once, around the route table's handlers; HTTPS with `tls`. */
+export function createRegistryServer(
+  s: Services,
+  log: Logger,
+  layers: EdgeLayers = {},
+  tls?: EdgeTls,
+): Server {
   const run = compose(
     [
       accessLog(log),
@@ -41,10 +53,12 @@ export function createRegistryServer(s: Services, log: Logger, layers: EdgeLayer
     dispatch(s),
   );
   const failed = (err: unknown) => log.error({ err }, "request pipeline failed");
-  return createServer(
-    { keepAliveTimeout: 65_000, requestTimeout: 0, ServerResponse: MeteredResponse },
-    (req, res) => {
-      run(new RequestContext(req, res)).catch(failed);
-    },
-  );
+  const options = { keepAliveTimeout: 65_000, requestTimeout: 0, ServerResponse: MeteredResponse };
+  const handler: RequestListener<typeof IncomingMessage, typeof MeteredResponse> = (req, res) => {
+    run(new RequestContext(req, res)).catch(failed);
+  };
+  // Over TLS the same onion and response class: only the socket underneath differs.
+  return tls
+    ? tls.endpoint.createServer(options, handler, tls.handshakeTimeout)
+    : createServer(options, handler);
 }

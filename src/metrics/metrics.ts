@@ -149,6 +149,17 @@ export class Metrics {
     "Stored objects re-hashed by verify, by result (ok, corrupt, missing, repaired)",
     ["result"] as const,
   );
+  readonly tlsReloads = counter(
+    this.r,
+    "hubmirror_tls_reloads_total",
+    "TLS certificate reloads (SIGHUP), by outcome: ok, failed (the current certificate is kept)",
+    ["outcome"] as const,
+  );
+  readonly tlsCertificateExpiry = gauge(
+    this.r,
+    "hubmirror_tls_certificate_expiry_timestamp_seconds",
+    "When the TLS certificate being served expires (Unix time)",
+  );
   readonly cacheBytes = gauge(this.r, "hubmirror_cache_bytes", "Bytes stored, by kind", ["kind"] as const);
   readonly cacheObjects = gauge(this.r, "hubmirror_cache_objects", "Objects stored, by kind", [
     "kind",

@@ -26,11 +26,13 @@ export interface ContainerdOptions {
    * `?ns=REGISTRY`.
    */
   registries?: readonly string[];
+  /** The CA file (PEM) an `https://` mirror's certificate is checked against: hosts.toml `ca`. */
+  ca?: string;
 }
 
 /**
  * Writes `hostsDir/REGISTRY/hosts.toml`: `server`, and `mirrorUrl` as a pull/resolve host in front of it, sent
- * `headers` (e.g. an `Authorization`) on every request.
+ * `headers` (e.g. an `Authorization`) on every request, its certificate checked against the `ca` file if given.
  */
 export async function writeHostsToml(
   hostsDir: string,
@@ -38,6 +40,7 @@ export async function writeHostsToml(
   mirrorUrl: string,
   server = `https://${registry}`,
   headers: Record<string, string> = {},
+  ca?: string,
 ): Promise<void> {
   await mkdir(join(hostsDir, registry), { recursive: true });
   const header = Object.entries(headers).map(([k, v]) => `    ${k} = ${JSON.stringify([v])}`);
@@ -47,6 +50,7 @@ export async function writeHostsToml(
       `server = "${server}"`,
       `[host."${mirrorUrl}"]`,
       '  capabilities = ["pull", "resolve"]',
+      ...(ca ? [`  ca = ${JSON.stringify(ca)}`] : []),
       ...(header.length > 0 ? [`  [host."${mirrorUrl}".header]`, ...header] : []),
       "",
     ].join("\n"),
@@ -90,8 +94,10 @@ export class Containerd {
       ].join("\n"),
     );
     const hostsDir = join(dir, "hosts.d");
-    await writeHostsToml(hostsDir, "docker.io", opts.mirrorUrl, "https://registry-1.docker.io");
-    for (const registry of opts.registries ?? []) await writeHostsToml(hostsDir, registry, opts.mirrorUrl);
+    const { mirrorUrl, ca } = opts;
+    await writeHostsToml(hostsDir, "docker.io", mirrorUrl, "https://registry-1.docker.io", {}, ca);
+    for (const registry of opts.registries ?? [])
+      await writeHostsToml(hostsDir, registry, mirrorUrl, `https://${registry}`, {}, ca);
     const daemon = Daemon.spawn(
       "containerd",
       "containerd",

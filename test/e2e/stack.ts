@@ -66,14 +66,18 @@ export class Clients {
   /**
    * Starts them in parallel; if one fails, stops the others. `registries` (`registry.b.test`) are mirrored too:
    * by containerd through `ns` (a hosts.toml each), by podman and skopeo through a path prefix
-   * (`mirror/REGISTRY`); dockerd mirrors docker.io only.
+   * (`mirror/REGISTRY`); dockerd mirrors docker.io only. `ca`: the CA file containerd checks an https mirror with
+   * (the others read theirs from certs.d).
    */
-  static async start(mirrorUrl: string, opts: { registries?: readonly string[] } = {}): Promise<Clients> {
+  static async start(
+    mirrorUrl: string,
+    opts: { registries?: readonly string[]; ca?: string } = {},
+  ): Promise<Clients> {
     assertLoopbackOnly();
-    const { registries = [] } = opts;
+    const { registries = [], ca } = opts;
     const started = await Promise.allSettled([
       Dockerd.start({ mirrorUrl }),
-      Containerd.start({ mirrorUrl, registries }),
+      Containerd.start({ mirrorUrl, registries, ...(ca ? { ca } : {}) }),
       Podman.create({ mirrorUrl, prefixed: registries }),
       Skopeo.create({ mirrorUrl, prefixed: registries }),
     ] as const);
