@@ -169,10 +169,12 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   };
   const users = await Users.open(config.auth, meta.users, data);
   const admin = adminApi(lifecycle, config.admin.token, [...ADMIN_ROUTES, ...users.adminRoutes()]);
-  const server = createRegistryServer(services, log, {
-    front: [admin, ...users.api()],
-    auth: users.registryAuth(),
-  });
+  const server = createRegistryServer(
+    services,
+    log,
+    { front: [admin, ...users.api()], auth: users.registryAuth() },
+    config.limits,
+  );
   const connections = new ConnectionTracker(server);
   const { host, port } = splitHostPort(config.listen);
   await new Promise<void>((ok, fail) => {

@@ -1,4 +1,6 @@
 import { createServer, type Server } from "node:http";
+import { type Limits, limitsSchema } from "../config/limits-schema.js";
+import { ClientLimits } from "../limits/limits.js";
 import type { Logger } from "../log/logger.js";
 import { compose, type Middleware } from "./compose.js";
 import { RequestContext, type Services } from "./context.js";
@@ -24,7 +26,13 @@ export interface EdgeLayers {
 }
 
 /** The HTTP edge: the middleware onion, composed once, around the route table's handlers. */
-export function createRegistryServer(s: Services, log: Logger, layers: EdgeLayers = {}): Server {
+export function createRegistryServer(
+  s: Services,
+  log: Logger,
+  layers: EdgeLayers = {},
+  limits: Limits = limitsSchema.parse(undefined),
+): Server {
+  const guard = new ClientLimits(limits, s.metrics, log);
   const run = compose(
     [
       accessLog(log),
@@ -32,6 +40,7 @@ export function createRegistryServer(s: Services, log: Logger, layers: EdgeLayer
       settle,
       apiVersion,
       errors(log),
+      ...guard.layers(),
       ...(layers.front ?? []),
       readOnly,
       router(ROUTES),
@@ -41,10 +50,9 @@ export function createRegistryServer(s: Services, log: Logger, layers: EdgeLayer
     dispatch(s),
   );
   const failed = (err: unknown) => log.error({ err }, "request pipeline failed");
-  return createServer(
-    { keepAliveTimeout: 65_000, requestTimeout: 0, ServerResponse: MeteredResponse },
-    (req, res) => {
-      run(new RequestContext(req, res)).catch(failed);
-    },
-  );
+  const server = createServer({ ...guard.serverOptions(), ServerResponse: MeteredResponse }, (req, res) => {
+    run(new RequestContext(req, res)).catch(failed);
+  });
+  guard.attach(server);
+  return server;
 }
