@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import type { Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Limits } from "../config/limits-schema.js";
 import { answerAndClose, rawError } from "./raw-response.js";
@@ -38,11 +38,12 @@ export function answerLimitErrors(server: Server, limits: Limits, report: LimitR
     // Not writable: answered already (a parser error after our answer, e.g. the client's own close).
     if (!socket.writable) return;
     const hit = byCode.get(err.code ?? "");
-    if (hit) {
-      report.exceeded(hit.limit, "info", { ip: socket.remoteAddress }, hit.msg);
-      answerAndClose(socket, hit.answer);
-    } else if (server.listenerCount("clientError") === 1) {
-      answerAndClose(socket, BAD_REQUEST);
-    }
+    if (!hit && server.listenerCount("clientError") > 1) return;
+    if (hit) report.exceeded(hit.limit, "info", { ip: socket.remoteAddress }, hit.msg);
+    // A pipelined request's head failed while the answer to an earlier one is being sent: nothing may follow
+    // those bytes but the rest of that answer, so the connection is only cut (as Node does).
+    if ((socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent)
+      socket.destroy();
+    else answerAndClose(socket, hit?.answer ?? BAD_REQUEST);
   });
 }

@@ -28,7 +28,9 @@ describe("limits on requests", () => {
     hub.throttle = 0;
   });
 
-  it("answers 503 when a manifest is not answered within the request timeout, and caches it later", async () => {
+  it("answers 503 when a manifest is not answered within the request timeout, and caches it later", {
+    timeout: 20_000,
+  }, async () => {
     const digest = hub.addManifest("library/slow", { schemaVersion: 2, mediaType: MANIFEST }, MANIFEST, "v1");
     hub.inject({ path: /\/manifests\//, fault: { kind: "delay", ms: 2500 }, times: 1 });
     const started = performance.now();
@@ -46,7 +48,7 @@ describe("limits on requests", () => {
     assert.equal(hub.count("GET", /\/manifests\//), fetches, "served from the cache");
   });
 
-  it("does not cut a blob body that takes longer than the request timeout", async () => {
+  it("does not cut a blob body that takes longer than the request timeout", { timeout: 20_000 }, async () => {
     const content = randomBytes(3 << 20);
     const digest = hub.addBlob(content);
     hub.throttle = 1 << 20;
@@ -59,7 +61,9 @@ describe("limits on requests", () => {
     assert.equal(await exceeded("requestTimeout"), 1, "no new timeout");
   });
 
-  it("cuts a blob reader that stops reading, while the download completes for another reader", async () => {
+  it("cuts a blob reader that stops reading, while the download completes for another reader", {
+    timeout: 20_000,
+  }, async () => {
     const content = randomBytes(32 << 20);
     const digest = hub.addBlob(content);
     assert.equal(digest, sha256Digest(content));

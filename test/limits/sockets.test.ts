@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FakeHub } from "../fakes/fake-hub.js";
@@ -29,7 +30,9 @@ describe("limits on sockets", () => {
     await hub.stop();
   });
 
-  it("cuts a request head that trickles in, or never comes, at the header timeout with 408", async () => {
+  it("cuts a request head that trickles in, or never comes, at the header timeout with 408", {
+    timeout: 20_000,
+  }, async () => {
     const slow = await RawConnection.open(mirror.url);
     slow.trickle(get("/v2/", "X-Slow: 1\r\n".repeat(50)), 100);
     const silent = await RawConnection.open(mirror.url);
@@ -41,7 +44,25 @@ describe("limits on sockets", () => {
     assert.equal(await exceeded("headerTimeout"), 2);
   });
 
-  it("does not count an idle keep-alive connection against the header timeout, and closes it when idle", async () => {
+  it("cuts, without writing into it, an answer under way when a pipelined request head is too slow", {
+    timeout: 20_000,
+  }, async () => {
+    const content = randomBytes(4 << 20);
+    const digest = hub.addBlob(content);
+    hub.throttle = 2 << 20;
+    const c = await RawConnection.open(mirror.url);
+    c.send(`${get(`/v2/library/pipelined/blobs/${digest}`)}GET /v2/ HTTP/1.1\r\n`);
+    const closed = await c.closed;
+    hub.throttle = 0;
+    assert.equal(closed.status, 200);
+    assert.ok(closed.body.length < content.length, `cut after ${closed.body.length} body bytes`);
+    assert.ok(content.subarray(0, closed.body.length).equals(Buffer.from(closed.body, "latin1")));
+    assert.ok(closed.ms >= 950, "at the header timeout");
+  });
+
+  it("does not count an idle keep-alive connection against the header timeout, and closes it when idle", {
+    timeout: 20_000,
+  }, async () => {
     const c = await RawConnection.open(mirror.url);
     c.send(get("/v2/"));
     await eventually("the first answer", async () => c.received.includes("\r\n\r\n{}"));
@@ -57,7 +78,9 @@ describe("limits on sockets", () => {
     assert.equal(await exceeded("idleTimeout"), 1);
   });
 
-  it("answers a request head over maxHeaderSize with 431, and takes one under it", async () => {
+  it("answers a request head over maxHeaderSize with 431, and takes one under it", {
+    timeout: 20_000,
+  }, async () => {
     const big = await RawConnection.open(mirror.url);
     big.send(get("/v2/", `X-Big: ${"a".repeat(20 * 1024)}\r\n`));
     const cut = await big.closed;
@@ -69,7 +92,9 @@ describe("limits on sockets", () => {
     assert.equal((await fits.closed).status, 200);
   });
 
-  it("refuses connections over the per-address cap with 429 and over the overall cap with 503", async () => {
+  it("refuses connections over the per-address cap with 429 and over the overall cap with 503", {
+    timeout: 20_000,
+  }, async () => {
     const open = async (ip: string, n: number) => {
       const conns: RawConnection[] = [];
       for (let i = 0; i < n; i++) conns.push(await RawConnection.open(mirror.url, ip));
