@@ -14,6 +14,7 @@ import { SendRateWatchdog } from "./send-rate.js";
 /** The limits against slow and greedy clients, at the three places they act: server options, sockets, requests. */
 export class ClientLimits {
   private readonly report: LimitReporter;
+  private readonly watchdog: SendRateWatchdog | undefined;
 
   constructor(
     private readonly limits: Limits,
@@ -21,6 +22,9 @@ export class ClientLimits {
     log: Logger,
   ) {
     this.report = new LimitReporter(metrics, log);
+    const { minSendRate, sendRateWindow } = limits;
+    if (minSendRate > 0 && sendRateWindow > 0)
+      this.watchdog = new SendRateWatchdog(minSendRate, sendRateWindow, this.report);
   }
 
   /**
@@ -34,18 +38,18 @@ export class ClientLimits {
     return {
       requestTimeout: 0,
       headersTimeout: headerTimeout,
-      connectionsCheckingInterval: Math.max(1, Math.min(1000, Math.round(headerTimeout / 4))),
+      connectionsCheckingInterval: headerTimeout > 0 ? Math.min(1000, Math.ceil(headerTimeout / 4)) : 1000,
       keepAliveTimeout: idleTimeout,
       maxHeaderSize,
     };
   }
 
-  /** The request layers: the answer's deadline, then the body's send rate. */
+  /** The request layers: the answer's deadline, then the body's send rate (each unless turned off with 0). */
   layers(): Middleware<RequestContext>[] {
-    const { requestTimeout, minSendRate, sendRateWindow } = this.limits;
+    const { requestTimeout } = this.limits;
     return [
-      requestDeadline(requestTimeout, this.report),
-      new SendRateWatchdog(minSendRate, sendRateWindow, this.report).layer,
+      ...(requestTimeout > 0 ? [requestDeadline(requestTimeout, this.report)] : []),
+      ...(this.watchdog ? [this.watchdog.layer] : []),
     ];
   }
 
@@ -59,5 +63,10 @@ export class ClientLimits {
       this.report.exceeded("idleTimeout", "debug", { ip: socket.remoteAddress }, "idle connection closed");
       socket.destroy();
     });
+    const watchdog = this.watchdog;
+    if (watchdog) {
+      server.on("listening", () => watchdog.start());
+      server.on("close", () => watchdog.stop());
+    }
   }
 }

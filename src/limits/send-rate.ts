@@ -16,8 +16,8 @@ interface Watched {
 /**
  * Cuts a client that reads a response body slower than `minRate` bytes/s, measured over `windowMs` of the time the
  * server had bytes waiting for it: a slow upstream (nothing to send) never counts against the client. Once cut, a
- * stuck reader no longer holds the download's buffers and file. One timer for every response, ticking only while
- * some are open; each tick samples the socket (bytes taken by the kernel, bytes still queued).
+ * stuck reader no longer holds the download's buffers and file. One timer for every response, running while the
+ * server listens; each tick samples the socket (bytes taken by the kernel, bytes still queued).
  */
 export class SendRateWatchdog {
   private readonly watched = new Set<Watched>();
@@ -32,18 +32,20 @@ export class SendRateWatchdog {
     this.tickMs = Math.min(1000, windowMs / 4);
   }
 
-  /** Watches each response; the error a cut causes in its handler is the cut's, already reported. */
+  start(): void {
+    this.timer ??= setInterval(() => this.tick(), this.tickMs).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Watches each response until it closes. The error a cut causes in its handler is the cut's, reported already. */
   readonly layer: Middleware<RequestContext> = async (ctx, next) => {
     const w: Watched = { res: ctx.res, acked: -1, waited: 0, taken: 0, cut: false };
     this.watched.add(w);
-    this.timer ??= setInterval(() => this.tick(), this.tickMs);
-    ctx.res.once("close", () => {
-      this.watched.delete(w);
-      if (this.watched.size === 0) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-      }
-    });
+    ctx.res.once("close", () => this.watched.delete(w));
     try {
       await next(ctx);
     } catch (err) {
