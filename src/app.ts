@@ -193,12 +193,12 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   };
   const users = await Users.open(config.auth, meta.users, data);
   const admin = adminApi(lifecycle, config.admin.token, [...ADMIN_ROUTES, ...users.adminRoutes()]);
-  const edgeTls = tls && { endpoint: tls, handshakeTimeout: config.limits.headerTimeout };
   const server = createRegistryServer(
     services,
     log,
     { front: [admin, ...users.api()], auth: users.registryAuth() },
-    edgeTls,
+    config.limits,
+    tls,
   );
   const connections = new ConnectionTracker(server);
   const url = await listenOn(server, config.listen, tls ? "https" : "http");

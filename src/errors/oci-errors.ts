@@ -23,8 +23,14 @@ export const OCI_ERRORS = {
   UPSTREAM_UNAVAILABLE: { status: 503, message: "upstream registry unavailable" },
   UPSTREAM_ERROR: { status: 502, message: "upstream registry answered with an error" },
   STORAGE_UNAVAILABLE: { status: 503, message: "storage unavailable" },
+  /** Distribution's: the mirror itself is overloaded (connection cap, request timeout). */
+  UNAVAILABLE: { status: 503, message: "service unavailable" },
   /** Not an OCI code: a malformed admin API request (bad JSON, a missing field). */
   REQUEST_INVALID: { status: 400, message: "invalid request" },
+  /** Not an OCI code: the request head did not arrive within the header timeout. */
+  REQUEST_TIMEOUT: { status: 408, message: "request timeout" },
+  /** Not an OCI code: the request head is larger than the limit. */
+  HEADERS_TOO_LARGE: { status: 431, message: "request header fields too large" },
   UNKNOWN: { status: 500, message: "unknown error" },
 } as const satisfies Record<string, { status: number; message: string }>;
 

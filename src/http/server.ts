@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { type Limits, limitsSchema } from "../config/limits-schema.js";
+import { ClientLimits } from "../limits/limits.js";
 import type { Logger } from "../log/logger.js";
 import type { TlsEndpoint } from "../tls/tls-endpoint.js";
 import { compose, type Middleware } from "./compose.js";
@@ -24,19 +26,15 @@ export interface EdgeLayers {
   auth?: Middleware<RequestContext> | undefined;
 }
 
-/** HTTPS: the certificate, and how long a TLS handshake may take. */
-export interface EdgeTls {
-  endpoint: TlsEndpoint;
-  handshakeTimeout: number;
-}
-
 /** The HTTP edge: the middleware onion, composed once, around the route table's handlers; HTTPS with `tls`. */
 export function createRegistryServer(
   s: Services,
   log: Logger,
   layers: EdgeLayers = {},
-  tls?: EdgeTls,
+  limits: Limits = limitsSchema.parse(undefined),
+  tls?: TlsEndpoint,
 ): Server {
+  const guard = new ClientLimits(limits, s.metrics, log);
   const run = compose(
     [
       accessLog(log),
@@ -44,6 +42,7 @@ export function createRegistryServer(
       settle,
       apiVersion,
       errors(log),
+      ...guard.layers(),
       ...(layers.front ?? []),
       readOnly,
       router(ROUTES),
@@ -53,12 +52,15 @@ export function createRegistryServer(
     dispatch(s),
   );
   const failed = (err: unknown) => log.error({ err }, "request pipeline failed");
-  const options = { keepAliveTimeout: 65_000, requestTimeout: 0, ServerResponse: MeteredResponse };
+  const options = { ...guard.serverOptions(), ServerResponse: MeteredResponse };
   const handler: RequestListener<typeof IncomingMessage, typeof MeteredResponse> = (req, res) => {
     run(new RequestContext(req, res)).catch(failed);
   };
-  // Over TLS the same onion and response class: only the socket underneath differs.
-  return tls
-    ? tls.endpoint.createServer(options, handler, tls.handshakeTimeout)
+  // Over TLS the same onion and response class: only the socket underneath differs. A handshake is bounded
+  // like a request head.
+  const server = tls
+    ? tls.createServer(options, handler, limits.headerTimeout)
     : createServer(options, handler);
+  guard.attach(server);
+  return server;
 }

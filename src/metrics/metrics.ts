@@ -50,6 +50,12 @@ export class Metrics {
     "Body bytes sent to clients, by kind and upstream registry",
     ["kind", "registry"] as const,
   );
+  readonly limitExceeded = counter(
+    this.r,
+    "hubmirror_limit_exceeded_total",
+    "Clients cut or refused by a limit, by its config key (headerTimeout, maxHeaderSize, maxConnections, …)",
+    ["limit"] as const,
+  );
   readonly upstreamRequests = counter(
     this.r,
     "hubmirror_upstream_requests_total",
