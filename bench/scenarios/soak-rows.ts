@@ -7,12 +7,16 @@ import type { Footprint } from "./soak-checks.js";
 
 const COLUMNS: Columns = { a: "soak", b: "baseline", ratio: "soak/baseline" };
 
-/** One kill: when (s into the load), fills it cut (temp files it left), kill → serving again, start → serving. */
+/**
+ * One kill: when (s into the load), fills it cut (temp files it left), kill → serving again, start → serving,
+ * upstream blob GETs since the load began (fills go on throughout).
+ */
 export interface Kill {
   atS: number;
   tempFiles: number;
   downMs: number;
   startMs: number;
+  fills: number;
 }
 
 export interface SoakOutcome {
@@ -25,6 +29,8 @@ export interface SoakOutcome {
   skopeoPulls: number;
   /** Upstream blob GETs. */
   fills: number;
+  /** Body bytes the clients received, hashed and found right. */
+  bytes: number;
   errors: { cut: number; refused: number; whileUp: number };
   /** Responses with wrong bytes that a client accepted. */
   wrong: number;
@@ -67,6 +73,14 @@ export function soakRows(o: SoakOutcome): Pick<ScenarioResult, "rows" | "ownMirr
       o.pulls,
     ),
     count("skopeoPulls", `of which skopeo copies (${opts.soakSkopeo} clients)`, o.skopeoPulls),
+    pair(
+      "soak.bytes",
+      "soak: bytes the clients received, every one hashed",
+      "GiB",
+      "none",
+      o.bytes / 2 ** 30,
+      Number.NaN,
+    ),
     count("fills", "upstream blob GETs (fills; cache capped at half the working set)", o.fills),
     count("cutErrors", "client requests cut by a kill", o.errors.cut),
     count("refusedErrors", "client requests refused while restarting", o.errors.refused),

@@ -135,6 +135,9 @@ export async function soak(ctx: Ctx): Promise<ScenarioResult> {
         `${sizeLabel(cap)}; baseline VmRSS ${baseline.rssMiB.toFixed(1)} MiB, ${baseline.fds} fds`,
     );
     await upstream.clearAccessLog();
+    /** Upstream blob GETs since the load began. */
+    const fills = async () =>
+      (await upstream.accessLog()).filter((r) => r.method === "GET" && r.path.includes("/blobs/")).length;
 
     const next = random(opts.soakSeed);
     const [from, to] = KILL_SPAN;
@@ -167,12 +170,13 @@ export async function soak(ctx: Ctx): Promise<ScenarioResult> {
           tempFiles: cut,
           downMs: up - killed,
           startMs: performance.now() - restarted,
+          fills: await fills(),
         };
         kills.push(kill);
         down.push([killed, up]);
         log(
-          `soak: killed at ${at.toFixed(1)} s (${cut} temp files of fills cut), serving again after ` +
-            `${kill.downMs.toFixed(0)} ms`,
+          `soak: killed at ${kill.atS.toFixed(1)} s (${cut} temp files of fills cut, ${kill.fills} fills so ` +
+            `far), serving again after ${kill.downMs.toFixed(0)} ms`,
         );
       }
       await sleep(Math.max(0, (opts.soakSeconds - sinceStart()) * 1000));
@@ -188,9 +192,7 @@ export async function soak(ctx: Ctx): Promise<ScenarioResult> {
     const settled = await settle(final.pid, allowed, SETTLE_MS);
     const heapAfter = await heap(final.url);
     const tempAfter = await tempFiles(data);
-    const fills = (await upstream.accessLog()).filter(
-      (r) => r.method === "GET" && r.path.includes("/blobs/"),
-    );
+    const fillCount = await fills();
     const verified = await verifyCli(env.hubmirrorBuild.buildDir, final.url);
     const disk = await diskCheck(data);
     const tags = await unresolvedTags(final.url, images.map(toSoak), ACCEPT);
@@ -206,7 +208,8 @@ export async function soak(ctx: Ctx): Promise<ScenarioResult> {
       restarts,
       pulls: report.pulls,
       skopeoPulls: report.skopeoPulls,
-      fills: fills.length,
+      fills: fillCount,
+      bytes: report.bytes,
       errors: { cut: errors.cut.length, refused: errors.refused.length, whileUp: errors.whileUp.length },
       wrong: wrong.length,
       verified: verified.objects,
@@ -236,7 +239,6 @@ export async function soak(ctx: Ctx): Promise<ScenarioResult> {
         heapAfter,
         warmUp: { seconds: warmSeconds, pulls: warmReport.pulls, errors: warmReport.errors.length },
         tempFilesAfter: tempAfter,
-        bytesVerifiedByClients: report.bytes,
         responses: report.responses,
         verify: verified,
         diskFiles: disk.files,
