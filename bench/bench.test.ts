@@ -161,7 +161,7 @@ test("npm run bench -- --smoke: every row, both mirrors, sane numbers", { timeou
 
     assert.equal(results.targets.length, 17);
     for (const t of results.targets) assert.equal(typeof t.met, "boolean", t.target);
-    assert.match(stdout, /targets \(issues 4, 9 and 10\):/);
+    assert.match(stdout, /targets \(issues 4, 9, 10 and 12\):/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -8,12 +8,16 @@ import type { GetOptions } from "./http.js";
 
 export type { ClientOutcome };
 
-// A worker does not inherit the tsx loader (Node 20): register it, then load the TypeScript worker.
-const BOOTSTRAP = `(async () => {
+/** A worker thread running a TypeScript module of the bench (`file`, relative to this one) with `data`. */
+export function tsWorker(file: string, data: unknown): Worker {
+  // A worker does not inherit the tsx loader (Node 20): register it, then load the TypeScript worker.
+  const bootstrap = `(async () => {
   const { register } = await import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))});
   register();
-  await import(${JSON.stringify(new URL("./client-worker.ts", import.meta.url).href)});
+  await import(${JSON.stringify(new URL(file, import.meta.url).href)});
 })();`;
+  return new Worker(bootstrap, { eval: true, workerData: data });
+}
 
 export async function concurrentGets(
   url: string,
@@ -27,7 +31,7 @@ export async function concurrentGets(
       clients: Math.floor(clients / threads) + (i < clients % threads ? 1 : 0),
       opts,
     };
-    return new Worker(BOOTSTRAP, { eval: true, workerData: job });
+    return tsWorker("./client-worker.ts", job);
   });
   try {
     // Start everyone at once, after every worker has loaded.

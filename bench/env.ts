@@ -118,13 +118,15 @@ export async function startEnv(opts: Options, log: (msg: string) => void): Promi
   };
   try {
     log("building images and hubmirror");
+    // The soak brings its own upstream and images: alone, it needs none of the shared ones.
+    const shared = [...opts.only].some((s) => s !== "soak");
     // Sizes differ by 512 bytes (tar alignment) per round: distinct deterministic blobs, cached across runs.
-    const rounds = Array.from({ length: opts.rounds }, (_, i) => i * 512);
+    const rounds = Array.from({ length: shared ? opts.rounds : 0 }, (_, i) => i * 512);
     const big: TestImage[] = [];
     for (const extra of rounds) big.push(await makeBlobImage(opts.bigBlob + extra));
     const herd: TestImage[] = [];
     for (const extra of rounds) herd.push(await makeBlobImage(opts.herdBlob + extra));
-    const catalogue = Object.values(await buildCatalogue({ layerSize: opts.catalogueLayer }));
+    const catalogue = shared ? Object.values(await buildCatalogue({ layerSize: opts.catalogueLayer })) : [];
     const warmup = await makeBlobImage(WARMUP_BLOB);
     const buildDir = buildHubmirror(log);
     cleanups.push(() => removeBuild(buildDir));
@@ -147,7 +149,7 @@ export async function startEnv(opts: Options, log: (msg: string) => void): Promi
     ];
     log("warming up both mirrors (code paths, upstream connections) on an image no scenario uses");
     for (const m of mirrors) await warmUp(m, warmup);
-    const nginx = await startNginx(biggestBlob(big[0] as TestImage).path, join(work, "nginx"));
+    const nginx = await startNginx(biggestBlob(big[0] ?? warmup).path, join(work, "nginx"));
     cleanups.push(() => nginx.stop());
     return {
       upstream,

@@ -59,6 +59,8 @@ export interface HubmirrorProcess {
   logPath: string;
   /** Its log lines at level warn and above (the first `max`). */
   warnings(max?: number): Promise<string[]>;
+  /** SIGKILL, as a crash would (no cleanup of any kind); resolves once it is gone. */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -71,8 +73,10 @@ export async function startHubmirror(opts: {
   /** More `serve` flags (e.g. --storage s3://… --redirect presigned) and environment (e.g. AWS credentials). */
   args?: string[];
   env?: Record<string, string>;
+  /** Default: a free one. A restart on the same port keeps the URL its clients have. */
+  port?: number;
 }): Promise<HubmirrorProcess> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   mkdirSync(opts.data, { recursive: true });
   const logPath = join(opts.data, "..", "hubmirror.log");
@@ -122,6 +126,11 @@ export async function startHubmirror(opts: {
         if (level >= 40 && out.length < max) out.push(line);
       }
       return out;
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGKILL");
+      await exited;
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -35,6 +35,11 @@ export function procStats(pid: number): ProcStats {
   };
 }
 
+/** Open file descriptors of a process (its /proc/PID/fd entries). */
+export function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
 /** The one process whose command line contains `needle` (e.g. a config path unique to it). */
 export function findPid(needle: string): number {
   const found: number[] = [];

@@ -15,8 +15,11 @@ export const SCENARIOS = [
   "verify",
   "s3",
   "eviction",
+  "soak",
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+/** Run when `--only` is not given: all but the soak, which takes minutes of its own (`--only soak`). */
+const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => s !== "soak");
 
 export interface Options {
   smoke: boolean;
@@ -41,6 +44,17 @@ export interface Options {
   evictionBlob: number;
   evictionPulls: number;
   evictionClients: number;
+  /**
+   * soak: seconds of load, clients pulling in a loop (`soakSkopeo` of them with skopeo), SIGKILLs of the mirror
+   * (at random moments, seeded), images (one layer each, `soakLayer` to twice that) and the seed.
+   */
+  soakSeconds: number;
+  soakClients: number;
+  soakSkopeo: number;
+  soakKills: number;
+  soakImages: number;
+  soakLayer: number;
+  soakSeed: number;
   /** Layer size of the catalogue images that skopeo copies. */
   catalogueLayer: number;
   /** Both mirrors count as idle after two windows this long with no CPU use (see quiesce in measure.ts). */
@@ -66,9 +80,17 @@ const FULL = {
   evictionBlob: 1 * MiB,
   evictionPulls: 400,
   evictionClients: 3,
+  soakSeconds: 300,
+  soakClients: 50,
+  soakSkopeo: 2,
+  soakImages: 20,
+  soakLayer: 4 * MiB,
   catalogueLayer: 16 * MiB,
   quietWindowMs: 250,
 };
+
+/** Default `--soak-kills`: one per this many seconds of soak. */
+const SOAK_KILL_EVERY_S = { full: 30, smoke: 7 };
 
 const SMOKE: typeof FULL = {
   bigBlob: 4 * MiB,
@@ -84,18 +106,43 @@ const SMOKE: typeof FULL = {
   evictionBlob: 128 * 1024,
   evictionPulls: 100,
   evictionClients: 3,
+  soakSeconds: 20,
+  soakClients: 10,
+  soakSkopeo: 1,
+  soakImages: 8,
+  soakLayer: 512 * 1024,
   catalogueLayer: 1 * MiB, // the size the tests use: its layers are usually cached already
   quietWindowMs: 50,
 };
 
 export const USAGE = `Usage: npm run bench -- [--smoke] [--out FILE] [--profile DIR] [--only LIST] [--rounds N]
+                       [--soak-duration D] [--soak-clients N] [--soak-kills N] [--soak-seed N]
 
-  --smoke         tiny sizes, ~1 s measurements (what bench/bench.test.ts runs)
-  --out FILE      JSON results (default bench/results/<timestamp>.json)
-  --profile DIR   run hubmirror with --cpu-prof, write its profile to DIR
-  --only LIST     comma-separated subset of: ${SCENARIOS.join(", ")}
-  --rounds N      alternating rounds per repeatable measurement (full: 3, smoke: 1)
+  --smoke            tiny sizes, ~1 s measurements (what bench/bench.test.ts runs)
+  --out FILE         JSON results (default bench/results/<timestamp>.json)
+  --profile DIR      run hubmirror with --cpu-prof, write its profile to DIR
+  --only LIST        comma-separated subset of: ${SCENARIOS.join(", ")}
+                     (default: all but soak)
+  --rounds N         alternating rounds per repeatable measurement (full: 3, smoke: 1)
+  --soak-duration D  soak: load for D (e.g. 300, 90s, 5m; full: 5m, smoke: 20s)
+  --soak-clients N   soak: clients pulling at once (full: 50, smoke: 10)
+  --soak-kills N     soak: SIGKILLs of the mirror (default: one per ${SOAK_KILL_EVERY_S.full} s, smoke: ${SOAK_KILL_EVERY_S.smoke} s)
+  --soak-seed N      soak: seed of the kill moments and the clients' picks (default 1)
 `;
+
+/** `300`, `90s`, `5m`: seconds. */
+function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m)?$/.exec(text.trim());
+  if (!m) throw new Error(`--soak-duration: expected e.g. 300, 90s or 5m, got ${text}`);
+  return Number(m[1]) * (m[2] === "m" ? 60 : 1);
+}
+
+function positiveInt(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got ${text}`);
+  return n;
+}
 
 export function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -106,6 +153,10 @@ export function parseOptions(argv: string[]): Options {
       profile: { type: "string" },
       only: { type: "string" },
       rounds: { type: "string" },
+      "soak-duration": { type: "string" },
+      "soak-clients": { type: "string" },
+      "soak-kills": { type: "string" },
+      "soak-seed": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -113,17 +164,29 @@ export function parseOptions(argv: string[]): Options {
     process.stdout.write(USAGE);
     process.exit(0);
   }
-  const only = values.only ? values.only.split(",").map((s) => s.trim()) : [...SCENARIOS];
+  const only = values.only ? values.only.split(",").map((s) => s.trim()) : DEFAULT_SCENARIOS;
   for (const s of only) {
     if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario ${s}`);
   }
   const sizes = values.smoke ? SMOKE : FULL;
-  const rounds = values.rounds === undefined ? sizes.rounds : Number(values.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer`);
+  const rounds = positiveInt("--rounds", values.rounds, sizes.rounds);
+  const soakSeconds = values["soak-duration"] ? parseDuration(values["soak-duration"]) : sizes.soakSeconds;
+  const killEvery = values.smoke ? SOAK_KILL_EVERY_S.smoke : SOAK_KILL_EVERY_S.full;
+  const soakClients = positiveInt("--soak-clients", values["soak-clients"], sizes.soakClients);
   return {
     smoke: values.smoke ?? false,
     ...sizes,
     rounds,
+    soakSeconds,
+    soakClients,
+    // Some of the clients are skopeo processes, at most a quarter: on 2 cores each costs a Go process.
+    soakSkopeo: Math.min(sizes.soakSkopeo, Math.floor(soakClients / 4)),
+    soakKills: positiveInt(
+      "--soak-kills",
+      values["soak-kills"],
+      Math.max(1, Math.round(soakSeconds / killEvery)),
+    ),
+    soakSeed: positiveInt("--soak-seed", values["soak-seed"], 1),
     out: values.out,
     profileDir: values.profile,
     only: new Set(only as Scenario[]),

@@ -123,6 +123,22 @@ export function evaluateTargets(rows: Row[]): TargetResult[] {
     `${fmt(r.hubmirror)} MiB`,
     r.hubmirror <= 200,
   ]);
+  const none = (r: Row): [string, boolean] => [fmt(r.hubmirror), r.hubmirror === 0];
+  check(["soak.wrong"], "soak: no client accepted wrong bytes", none);
+  check(["soak.verifyBad"], "soak: every committed blob verifies", none);
+  check(["soak.tagsUnresolved"], "soak: every tag resolves", none);
+  check(["soak.kills", "soak.restarts"], "soak: restarted after every kill", (k, r) => [
+    `${fmt(r.hubmirror)} of ${fmt(k.hubmirror)}`,
+    k.hubmirror > 0 && r.hubmirror === k.hubmirror,
+  ]);
+  for (const id of ["soak.rss", "soak.fds"])
+    check([id], `soak: ${id === "soak.rss" ? "VmRSS" : "open fds"} back to baseline after load`, (r) => {
+      const allowed = r.reference?.value ?? Number.NaN;
+      return [
+        `${fmt(r.hubmirror)} (baseline ${fmt(r.registry)}, allowed ${fmt(allowed)})`,
+        r.hubmirror <= allowed,
+      ];
+    });
   return out;
 }
 
@@ -150,7 +166,7 @@ export function renderTable(rows: Row[], targets: TargetResult[]): string {
   });
   const lines = [tables.join("\n\n")];
   if (targets.length > 0) {
-    lines.push("", "targets (issues 4, 9 and 10):");
+    lines.push("", "targets (issues 4, 9, 10 and 12):");
     for (const t of targets) lines.push(`  ${t.met ? "met   " : "MISSED"}  ${t.target}: ${t.value}`);
   }
   return lines.join("\n");

@@ -17,6 +17,7 @@ import { manifests } from "./scenarios/manifests.js";
 import { routing } from "./scenarios/routing.js";
 import { s3 } from "./scenarios/s3.js";
 import { skopeo } from "./scenarios/skopeo.js";
+import { soak } from "./scenarios/soak.js";
 import { verify } from "./scenarios/verify.js";
 import { warmClients } from "./scenarios/warm-clients.js";
 
@@ -35,6 +36,7 @@ const SCENARIO_FNS: [Scenario, (ctx: Ctx) => Promise<ScenarioResult>][] = [
   ["verify", verify], // the run's hubmirror re-hashes its store, against sha256sum of the same files
   ["s3", s3], // its own mirrors on object storage
   ["eviction", eviction], // two hubmirrors of its own: with a size cap and without
+  ["soak", soak], // its own upstream and hubmirror, killed and restarted under load; only with --only
 ];
 
 function gitRevision(): { commit: string; srcDirty: boolean } {

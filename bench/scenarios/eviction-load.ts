@@ -14,7 +14,7 @@ export interface Sample {
 }
 
 /** mulberry32: a small seeded generator, so that both mirrors and every run get the same sequence. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
