@@ -19,7 +19,7 @@ export interface ManifestHead {
 }
 
 export interface UpstreamManifest {
-  /** Set when the bytes were verified: against the digest asked for or the one upstream named, else computed. */
+  /** Of the bytes, verified (getManifest); unset for a referrers index, which is never stored. */
   digest: Digest | undefined;
   mediaType: string;
   body: Buffer;
@@ -51,15 +51,33 @@ function mediaType(res: UpstreamResponse): string {
   return (header(res, "content-type") ?? "").split(";")[0]?.trim() ?? "";
 }
 
-async function* skip(body: AsyncIterable<Buffer>, bytes: number): AsyncIterable<Buffer> {
-  let left = bytes;
-  for await (const chunk of body) {
-    if (left >= chunk.length) {
-      left -= chunk.length;
-      continue;
+/**
+ * A blob body from byte `skip` on (an upstream that ignores Range sends them all). A read that fails (cut short,
+ * stalled) is the upstream's fault, not an internal error: UPSTREAM_ERROR, which the fill resumes. An abort stays
+ * an abort.
+ */
+async function* blobBody(
+  body: AsyncIterable<Buffer>,
+  skip: number,
+  digest: Digest,
+  signal: AbortSignal | undefined,
+): AsyncIterable<Buffer> {
+  let left = skip;
+  try {
+    for await (const chunk of body) {
+      if (left >= chunk.length) {
+        left -= chunk.length;
+        continue;
+      }
+      yield left > 0 ? chunk.subarray(left) : chunk;
+      left = 0;
     }
-    yield left > 0 ? chunk.subarray(left) : chunk;
-    left = 0;
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new RegistryError(
+      "UPSTREAM_ERROR",
+      `upstream body of ${digest} broke off: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -69,6 +87,15 @@ export class Upstream {
 
   get registry(): string {
     return this.client.registry;
+  }
+
+  /** Runs a check of an answer; what it refuses is counted and logged. */
+  private checked<T>(check: () => T): T {
+    try {
+      return check();
+    } catch (err) {
+      throw this.client.refused(err);
+    }
   }
 
   /** HEAD is free on Docker Hub's pull quota; GET is not. */
@@ -116,11 +143,7 @@ export class Upstream {
         new UpstreamAnswerError("mismatch", `upstream ${what} does not match ${claimed}`),
       );
     }
-    try {
-      parseManifestJson(body);
-    } catch (err) {
-      throw this.client.refused(err);
-    }
+    this.checked(() => parseManifestJson(body));
     return { digest, mediaType: mediaType(res), body };
   }
 
@@ -140,11 +163,13 @@ export class Upstream {
     const res = await this.client.request("blob", "GET", repo, `blobs/${digest}`, headers, signal);
     if (res.status === 206 && offset > 0) {
       const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header(res, "content-range") ?? "");
-      if (m && Number(m[1]) === offset) return { totalSize: Number(m[3]), body: res.body };
+      if (m && Number(m[1]) === offset) {
+        return { totalSize: Number(m[3]), body: blobBody(res.body, 0, digest, signal) };
+      }
     } else if (res.status === 200) {
       const size = length(res);
       // An upstream that ignores Range answers 200 with the whole blob: skip what we already have.
-      if (size !== undefined) return { totalSize: size, body: offset ? skip(res.body, offset) : res.body };
+      if (size !== undefined) return { totalSize: size, body: blobBody(res.body, offset, digest, signal) };
     }
     if (res.status === 200 || res.status === 206) {
       // Without a usable length the body could be endless: none of it is read.
@@ -176,11 +201,7 @@ export class Upstream {
     }
     const what = `tag list of ${repo}`;
     const body = await this.client.read(res, this.client.limits.maxUpstreamJsonSize, what, signal);
-    try {
-      parseUpstreamJson(TagList, body, what);
-    } catch (err) {
-      throw this.client.refused(err);
-    }
+    this.checked(() => parseUpstreamJson(TagList, body, what));
     return { body, link: header(res, "link") };
   }
 

@@ -162,16 +162,18 @@ describe("hostile upstream", () => {
   });
 
   describe("token server", () => {
-    for (const c of [
-      "token-oversized-length",
-      "token-endless",
-      "token-invalid-json",
-      "token-html",
-      "token-drip-body",
+    for (const [c, status, code] of [
+      ["token-oversized-length", 502, "UPSTREAM_ERROR"],
+      ["token-endless", 502, "UPSTREAM_ERROR"],
+      ["token-invalid-json", 502, "UPSTREAM_ERROR"],
+      ["token-html", 502, "UPSTREAM_ERROR"],
+      ["token-drip-body", 502, "UPSTREAM_ERROR"],
+      // No answer in time is an unreachable token server, as for the registry.
+      ["token-drip-headers", 503, "UPSTREAM_UNAVAILABLE"],
     ] as const) {
       it(`refuses a token answer (${c})`, async () => {
         const r = await refusal(manifestPath(c));
-        assert.deepEqual([r.status, r.code], [502, "UPSTREAM_ERROR"]);
+        assert.deepEqual([r.status, r.code], [status, code]);
         assert.match(r.message, /token/);
         await nothingCached(c);
         await healsManifest(c);
@@ -270,6 +272,10 @@ describe("hostile upstream", () => {
           `a log line for ${reason}`,
         );
       }
+      const internal = await mirror.metrics.value("hubmirror_http_requests_total", { status: "500" });
+      assert.equal(internal, 0, "no hostile answer became an internal error");
+      const internals = lines.filter((l) => l.msg === "internal error");
+      assert.deepEqual(internals, [], "no internal error logged");
       const scrape = await mirror.text("/metrics");
       assert.match(
         scrape.body.toString(),
