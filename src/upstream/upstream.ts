@@ -8,7 +8,7 @@ import {
   type UpstreamResponse,
   upstreamStatusError,
 } from "./registry-client.js";
-import { parseManifestJson, parseUpstreamJson, ReferrersIndex, TagList } from "./upstream-json.js";
+import { ManifestJson, parseUpstreamJson, ReferrersIndex, TagList } from "./upstream-json.js";
 
 const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(", ");
 
@@ -122,7 +122,7 @@ export class Upstream {
     ref: string,
     signal?: AbortSignal,
   ): Promise<UpstreamManifest & { digest: Digest }> {
-    const what = `manifest ${repo}:${ref}`;
+    const what = `manifest ${repo}${isDigest(ref) ? "@" : ":"}${ref}`;
     const res = await this.client.request(
       "manifest",
       "GET",
@@ -139,11 +139,10 @@ export class Upstream {
     const claimed = isDigest(ref) ? (ref as Digest) : claimedDigest(res);
     const digest = digestOf(body, claimed ? digestAlgorithm(claimed) : undefined);
     if (claimed && claimed !== digest) {
-      throw this.client.refused(
-        new UpstreamAnswerError("mismatch", `upstream ${what} does not match ${claimed}`),
-      );
+      const why = `upstream ${what} hashes to ${digest}, not ${claimed}`;
+      throw this.client.refused(new UpstreamAnswerError("mismatch", why));
     }
-    this.checked(() => parseManifestJson(body));
+    this.checked(() => parseUpstreamJson(ManifestJson, body, what));
     return { digest, mediaType: mediaType(res), body };
   }
 

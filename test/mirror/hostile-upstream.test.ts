@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, type TestContext } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import type { Digest } from "../../src/reference/reference.js";
 import { uploadsDir } from "../../src/storage/fs-driver.js";
@@ -51,15 +52,19 @@ describe("hostile upstream", () => {
   const manifestPath = (c: Case, ref = "latest") => `/v2/library/${c}/manifests/${ref}`;
   const blobPath = (c: Case) => `/v2/library/${c}/blobs/${hostile.blob(c).digest}`;
 
-  /** The error the client got: status, OCI code and message, within `ms`. */
-  async function refusal(path: string, ms = 5000) {
+  /** The error the client got (status, OCI code and message, within `ms`), noted in the test's output. */
+  async function refusal(t: TestContext, path: string, ms = 5000) {
     const started = Date.now();
     const res = await mirror.text(path, { accept: OCI_MANIFEST });
     const elapsed = Date.now() - started;
     assert.ok(elapsed < ms, `answered in ${elapsed} ms`);
     assert.match(String(res.headers["content-type"]), /^application\/json/);
     const message = JSON.parse(res.body.toString()).errors[0].message as string;
-    return { status: res.status, code: errorCode(res.body), message, elapsed };
+    const code = errorCode(res.body);
+    t.diagnostic(
+      `${path.split("/")[3]} ${path.split("/")[4]}: ${res.status} ${code} in ${elapsed} ms: ${message}`,
+    );
+    return { status: res.status, code, message, elapsed };
   }
 
   /** No tag, manifest or blob of the case is recorded or stored, and no temp file is left. */
@@ -79,6 +84,19 @@ describe("hostile upstream", () => {
       ];
       return temps.length === 0;
     });
+  }
+
+  /**
+   * Bytes the fixture sent for an endless body once it stopped: it writes until the mirror hangs up, so this is the
+   * cap plus what socket buffers held on the way.
+   */
+  async function hungUp(c: Case): Promise<number> {
+    await eventually("the upstream connection closed", async () => hostile.written.has(c));
+    const sent = hostile.written.get(c) ?? 0;
+    await sleep(200);
+    assert.equal(hostile.written.get(c), sent, "the fixture stopped writing: the mirror hung up");
+    assert.ok(sent < MANIFEST_CAP + (16 << 20), `${sent} bytes sent before the cut`);
+    return sent;
   }
 
   /** After `heal`, the same request succeeds with the right bytes: nothing bad was remembered. */
@@ -102,8 +120,8 @@ describe("hostile upstream", () => {
 
   describe("manifests", () => {
     for (const c of ["manifest-oversized-length", "manifest-oversized-chunked"] as const) {
-      it(`refuses a manifest above limits.maxManifestSize (${c})`, async () => {
-        const r = await refusal(manifestPath(c));
+      it(`refuses a manifest above limits.maxManifestSize (${c})`, async (t) => {
+        const r = await refusal(t, manifestPath(c));
         assert.deepEqual([r.status, r.code], [502, "UPSTREAM_ERROR"]);
         assert.match(r.message, new RegExp(`larger than ${MANIFEST_CAP} bytes`));
         await nothingCached(c);
@@ -111,48 +129,43 @@ describe("hostile upstream", () => {
       });
     }
 
-    it("stops reading an endless manifest at the cap", async () => {
+    it("stops reading an endless manifest at the cap", async (t) => {
       const c = "manifest-endless";
-      const r = await refusal(manifestPath(c));
+      const r = await refusal(t, manifestPath(c));
       assert.deepEqual([r.status, r.code], [502, "UPSTREAM_ERROR"]);
       assert.match(r.message, /larger than/);
-      // The fixture writes until the mirror hangs up: the cap plus what socket buffers held.
-      await eventually("the upstream connection closed", async () => hostile.written.has(c));
-      const sent = hostile.written.get(c) ?? 0;
-      await new Promise((ok) => setTimeout(ok, 200));
-      assert.equal(hostile.written.get(c), sent, "the fixture stopped writing: the mirror hung up");
-      assert.ok(sent < MANIFEST_CAP + (16 << 20), `${sent} bytes sent before the cut`);
+      t.diagnostic(`${await hungUp(c)} bytes sent before the mirror hung up`);
       await nothingCached(c);
       await healsManifest(c);
     });
 
     for (const c of ["manifest-invalid-json", "manifest-html", "manifest-length-short"] as const) {
-      it(`refuses a manifest that is not JSON (${c})`, async () => {
-        const r = await refusal(manifestPath(c));
+      it(`refuses a manifest that is not JSON (${c})`, async (t) => {
+        const r = await refusal(t, manifestPath(c));
         assert.deepEqual([r.status, r.code], [502, "UPSTREAM_ERROR"]);
-        assert.match(r.message, /not JSON|malformed|does not match/);
+        assert.match(r.message, /not JSON/);
         await nothingCached(c);
         await healsManifest(c);
       });
     }
 
-    it("refuses a manifest that does not match its digest, by tag and by digest", async () => {
+    it("refuses a manifest that does not match its digest, by tag and by digest", async (t) => {
       const c = "manifest-wrong-digest";
-      const byTag = await refusal(manifestPath(c));
+      const byTag = await refusal(t, manifestPath(c));
       assert.deepEqual([byTag.status, byTag.code], [502, "UPSTREAM_ERROR"]);
-      assert.match(byTag.message, /does not match/);
+      assert.match(byTag.message, /hashes to/);
       const other = hostile.manifest("other").digest;
-      const byDigest = await refusal(manifestPath(c, other));
+      const byDigest = await refusal(t, manifestPath(c, other));
       assert.deepEqual([byDigest.status, byDigest.code], [502, "UPSTREAM_ERROR"]);
-      assert.match(byDigest.message, /does not match/);
+      assert.match(byDigest.message, /hashes to/);
       await nothingCached(c);
       assert.equal(await mirror.meta.getManifest(other as Digest), undefined);
       await healsManifest(c);
     });
 
     for (const c of ["manifest-length-long", "manifest-length-long-stall", "manifest-drip-body"] as const) {
-      it(`refuses a manifest body cut short or too slow (${c})`, async () => {
-        const r = await refusal(manifestPath(c));
+      it(`refuses a manifest body cut short or too slow (${c})`, async (t) => {
+        const r = await refusal(t, manifestPath(c));
         assert.deepEqual([r.status, r.code], [502, "UPSTREAM_ERROR"]);
         assert.ok(r.elapsed < 3 * TIMEOUT_MS, `within the body timeout (${r.elapsed} ms)`);
         await nothingCached(c);
@@ -171,10 +184,11 @@ describe("hostile upstream", () => {
       // No answer in time is an unreachable token server, as for the registry.
       ["token-drip-headers", 503, "UPSTREAM_UNAVAILABLE"],
     ] as const) {
-      it(`refuses a token answer (${c})`, async () => {
-        const r = await refusal(manifestPath(c));
+      it(`refuses a token answer (${c})`, async (t) => {
+        const r = await refusal(t, manifestPath(c));
         assert.deepEqual([r.status, r.code], [status, code]);
         assert.match(r.message, /token/);
+        if (c === "token-endless") t.diagnostic(`${await hungUp(c)} bytes sent before the mirror hung up`);
         await nothingCached(c);
         await healsManifest(c);
       });
@@ -182,13 +196,15 @@ describe("hostile upstream", () => {
   });
 
   describe("blobs", () => {
-    for (const c of [
-      "blob-length-short",
-      "blob-length-long",
-      "blob-length-long-stall",
-      "blob-endless-length",
+    for (const [c, outcome] of [
+      ["blob-length-short", "mismatch"],
+      ["blob-length-long", "failed"],
+      ["blob-length-long-stall", "failed"],
+      ["blob-endless-length", "mismatch"],
     ] as const) {
-      it(`cuts the client and commits nothing when the length lies (${c})`, async () => {
+      it(`cuts the client and commits nothing when the length lies (${c})`, async (t) => {
+        const fills = { registry: "docker.io", outcome };
+        const before = await mirror.metrics.value("hubmirror_blob_fills_total", fills);
         const res = await mirror.get(blobPath(c));
         // The answer started before the lie showed: the client must never get a whole body.
         assert.equal(res.statusCode, 200);
@@ -197,15 +213,18 @@ describe("hostile upstream", () => {
           for await (const chunk of res.body) got.push(chunk as Buffer);
         });
         const announced = Number(res.headers["content-length"]);
-        assert.ok(Buffer.concat(got).length < announced, "the client knows its body is short");
+        const received = Buffer.concat(got).length;
+        assert.ok(received < announced, "the client knows its body is short");
+        t.diagnostic(`${c}: 200, Content-Length ${announced}, cut after ${received} bytes`);
         await nothingCached(c);
+        assert.equal(await mirror.metrics.value("hubmirror_blob_fills_total", fills), before + 1);
         await healsBlob(c);
       });
     }
 
-    it("refuses a blob without a length before any byte", async () => {
+    it("refuses a blob without a length before any byte", async (t) => {
       const c = "blob-endless-chunked";
-      const r = await refusal(blobPath(c));
+      const r = await refusal(t, blobPath(c));
       assert.deepEqual([r.status, r.code], [502, "UPSTREAM_ERROR"]);
       await nothingCached(c);
       await healsBlob(c);
@@ -222,10 +241,10 @@ describe("hostile upstream", () => {
   });
 
   describe("manifests and blobs", () => {
-    it("gives up on headers dripped a byte at a time, at the header timeout", async () => {
+    it("gives up on headers dripped a byte at a time, at the header timeout", async (t) => {
       const c = "headers-drip";
       for (const path of [manifestPath(c), blobPath(c)]) {
-        const r = await refusal(path, 4 * TIMEOUT_MS + 1000);
+        const r = await refusal(t, path, 4 * TIMEOUT_MS + 1000);
         assert.deepEqual([r.status, r.code], [503, "UPSTREAM_UNAVAILABLE"]);
       }
       await nothingCached(c);
@@ -237,10 +256,10 @@ describe("hostile upstream", () => {
       ["redirect-loop", "loop", /loop/],
       ["redirect-chain", "chain", /more than 5 times/],
     ] as const) {
-      it(`follows redirects a bounded number of times (${c})`, async () => {
+      it(`follows redirects a bounded number of times (${c})`, async (t) => {
         for (const path of [manifestPath(c), blobPath(c)]) {
           const before = hostile.hits.get(hop) ?? 0;
-          const r = await refusal(path);
+          const r = await refusal(t, path);
           assert.deepEqual([r.status, r.code], [502, "UPSTREAM_ERROR"]);
           assert.match(r.message, why);
           const hops = (hostile.hits.get(hop) ?? 0) - before;
