@@ -91,7 +91,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     config.upstreams.map((settings) => ({
       settings,
       upstream: new Upstream(
-        new RegistryClient(settings, metrics, log, ({ limit, remaining }) => {
+        new RegistryClient({ ...settings, limits: config.limits }, metrics, log, ({ limit, remaining }) => {
           meta
             .setUpstreamStatus({
               registry: settings.registry,

@@ -62,6 +62,12 @@ export class Metrics {
     "Requests sent upstream, by kind and status (0: no answer)",
     ["registry", "kind", "method", "status"] as const,
   );
+  readonly upstreamRefused = counter(
+    this.r,
+    "hubmirror_upstream_refused_total",
+    "Upstream answers refused and not cached, by reason: too_large, too_slow, cut, malformed, mismatch, redirects",
+    ["registry", "reason"] as const,
+  );
   readonly upstreamBytes = counter(
     this.r,
     "hubmirror_upstream_bytes_total",

@@ -1,12 +1,11 @@
-import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LRUCache } from "lru-cache";
 import { SingleFlight } from "../async/single-flight.js";
-import { RegistryError } from "../errors/oci-errors.js";
+import type { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
 import type { MetadataStore, RepoKey } from "../metadata/store.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.js";
+import { type Digest, digestAlgorithm, digestHex, digestOf } from "../reference/reference.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
 import { parseManifestJson } from "../upstream/upstream-json.js";
 import { referencesOf } from "./manifest-references.js";
@@ -36,10 +35,6 @@ export interface ProxyManifestOptions {
 
 const TIMED_OUT = Symbol("timed out");
 
-function hashOf(body: Buffer, algorithm = "sha256"): Digest {
-  return `${algorithm}:${createHash(algorithm).update(body).digest("hex")}`;
-}
-
 /** Upstream answered, and the answer is final: no stale copy should hide it. */
 function definitive(err: unknown): boolean {
   const code = (err as RegistryError).code;
@@ -67,11 +62,9 @@ export class ProxyManifestStore {
       return local;
     }
     return this.flights.do(`${key.registry}/${key.repo}@${digest}`, async () => {
+      // Verified against `digest` by getManifest.
       const m = await up.getManifest(key.repo, digest);
-      if (hashOf(m.body, digestAlgorithm(digest)) !== digest) {
-        throw new RegistryError("UPSTREAM_ERROR", `upstream manifest does not match ${digest}`);
-      }
-      return this.store(key, digest, m.mediaType, m.body);
+      return this.store(key, m.digest, m.mediaType, m.body);
     });
   }
 
@@ -120,15 +113,8 @@ export class ProxyManifestStore {
   private async fetchTag(repo: RepoRef, tag: string): Promise<Manifest> {
     const { upstream: up, key } = repo;
     const m = await up.getManifest(key.repo, tag);
-    const digest = hashOf(m.body, m.digest ? digestAlgorithm(m.digest) : "sha256");
-    if (m.digest && m.digest !== digest) {
-      throw new RegistryError(
-        "UPSTREAM_ERROR",
-        `upstream manifest ${key.repo}:${tag} does not match ${m.digest}`,
-      );
-    }
-    const stored = await this.store(key, digest, m.mediaType, m.body);
-    await this.o.meta.putTag(key, tag, digest, Date.now());
+    const stored = await this.store(key, m.digest, m.mediaType, m.body);
+    await this.o.meta.putTag(key, tag, m.digest, Date.now());
     return stored;
   }
 
@@ -171,7 +157,7 @@ export class ProxyManifestStore {
       return undefined;
     }
     this.o.store.touch(digest);
-    if (digestHex(hashOf(body, digestAlgorithm(digest))) !== digestHex(digest)) {
+    if (digestHex(digestOf(body, digestAlgorithm(digest))) !== digestHex(digest)) {
       this.o.log.error({ digest }, "stored manifest fails its digest; refetching");
       return undefined;
     }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { RegistryError } from "../errors/oci-errors.js";
 
 // Grammar from the OCI distribution spec.
@@ -56,4 +57,9 @@ export function digestAlgorithm(digest: Digest): string {
 
 export function digestHex(digest: Digest): string {
   return digest.slice(digest.indexOf(":") + 1);
+}
+
+/** The digest of `body` by `algorithm` (one parseDigest accepts). */
+export function digestOf(body: Buffer, algorithm = "sha256"): Digest {
+  return `${algorithm}:${createHash(algorithm).update(body).digest("hex")}`;
 }

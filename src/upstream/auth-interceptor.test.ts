@@ -21,7 +21,7 @@ const scope = (repo: string) => `repository:${repo}:pull`;
 function authClient(url: string, credentials: Credentials[] = [], realms: string[] = []): Dispatcher {
   const agent = testAgent();
   const allowed = new Set([new URL(url).origin, ...realms]);
-  const auth = new TokenAuth(agent, quietLog, 5_000, (realm) => allowed.has(realm.origin));
+  const auth = new TokenAuth(agent, quietLog, 5_000, (realm) => allowed.has(realm.origin), 1 << 20);
   return agent.compose(tokenAuth(url, auth, new CredentialPool(credentials, "hub", new Metrics())));
 }
 

@@ -2,6 +2,7 @@ import type { Dispatcher } from "undici";
 import { SingleFlight } from "../async/single-flight.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
+import { readBounded } from "./bounded-read.js";
 import { first } from "./dispatch-options.js";
 import { parseUpstreamJson, TokenResponse } from "./upstream-json.js";
 
@@ -83,6 +84,8 @@ export class TokenAuth {
     private readonly log: Logger,
     private readonly timeoutMs: number,
     private readonly allowRealm: (realm: URL) => boolean,
+    /** Largest token answer read (limits.maxUpstreamJsonSize). */
+    private readonly maxSize: number,
   ) {}
 
   /**
@@ -164,11 +167,13 @@ export class TokenAuth {
       }
       throw new RegistryError("UPSTREAM_ERROR", `token server answered ${res.statusCode}`);
     }
-    const { token, expiresIn } = parseUpstreamJson(
-      TokenResponse,
-      Buffer.from(await res.body.arrayBuffer()),
-      "token answer",
-    );
+    const what = "token answer";
+    const body = await readBounded(res.body, first(res.headers["content-length"]), {
+      limit: this.maxSize,
+      deadlineMs: this.timeoutMs,
+      what,
+    });
+    const { token, expiresIn } = parseUpstreamJson(TokenResponse, body, what);
     const lifetime = (expiresIn ?? DEFAULT_EXPIRES_IN_S) * 1000;
     const header = `Bearer ${token}`;
     this.tokens.set(key, {

@@ -1,14 +1,22 @@
-import { Agent, type Dispatcher, EnvHttpProxyAgent, interceptors, ProxyAgent } from "undici";
+import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from "undici";
 import type { BackoffPolicy } from "../async/backoff.js";
+import { type Limits, limitsSchema } from "../config/limits-schema.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { tokenAuth } from "./auth-interceptor.js";
 import { type BreakerOptions, CircuitBreaker } from "./circuit-breaker.js";
 import { CredentialPool } from "./credential-pool.js";
+import { redirects } from "./redirect-limit.js";
 import { RETRY_BACKOFF, retry } from "./retry.js";
 import { defaultTokenRealms, realmPolicy, ssrfGuard } from "./ssrf-guard.js";
 import { type Credentials, TokenAuth } from "./token-auth.js";
 import { type RateLimit, upstreamMetrics } from "./upstream-metrics.js";
+
+/** The caps on what is read from an upstream into memory. */
+export type AnswerLimits = Pick<Limits, "maxManifestSize" | "maxUpstreamJsonSize">;
+
+/** The `limits` section's defaults, for a client built without a config. */
+const DEFAULT_ANSWER_LIMITS: AnswerLimits = limitsSchema.parse({});
 
 export interface UpstreamOptions {
   registry: string;
@@ -31,6 +39,12 @@ export interface UpstreamOptions {
   allowPrivateRedirects?: boolean | undefined;
   /** Fail fast while the upstream is down; unset or 0 failures, no breaker. */
   breaker?: BreakerOptions | undefined;
+  /** Caps on manifests and JSON answers (config `limits`); unset, their defaults. */
+  limits?: AnswerLimits | undefined;
+}
+
+export function answerLimits(o: UpstreamOptions): AnswerLimits {
+  return o.limits ?? DEFAULT_ANSWER_LIMITS;
 }
 
 export interface TransportDeps {
@@ -95,7 +109,7 @@ export function createTransport(o: UpstreamOptions, deps: TransportDeps): Transp
   const pool = new CredentialPool(accounts, o.registry, deps.metrics);
   const realms = realmPolicy(base, o.tokenRealms ?? defaultTokenRealms(base));
   // The token server is reached without the interceptors: it is no registry and has its own errors.
-  const auth = new TokenAuth(agent, deps.log, o.headersTimeout, realms);
+  const auth = new TokenAuth(agent, deps.log, o.headersTimeout, realms, answerLimits(o).maxUpstreamJsonSize);
   const breaker = o.breaker && o.breaker.failures > 0 ? new CircuitBreaker(o.registry, o.breaker) : undefined;
   const state = (): UpstreamState =>
     breaker && breaker.state !== "closed" ? "down" : pool.limited ? "limited" : "up";
@@ -109,7 +123,7 @@ export function createTransport(o: UpstreamOptions, deps: TransportDeps): Transp
       onRateLimit: deps.onRateLimit ?? (() => {}),
     }),
     tokenAuth(base.origin, auth, pool),
-    interceptors.redirect({ maxRedirections: MAX_REDIRECTS }),
+    redirects(MAX_REDIRECTS),
     retry({ retries: o.retries, policy: deps.backoff ?? RETRY_BACKOFF, log: deps.log }),
   );
   const close = () => {

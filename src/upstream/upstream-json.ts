@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RegistryError } from "../errors/oci-errors.js";
+import { UpstreamAnswerError } from "./bounded-read.js";
 
 /**
  * A token server's answer (Docker's token spec; `access_token` is the OAuth2 spelling of `token`). The lifetime
@@ -57,11 +57,11 @@ export function parseUpstreamJson<T extends z.ZodType>(schema: T, body: Buffer, 
   try {
     json = JSON.parse(body.toString("utf8"));
   } catch {
-    throw new RegistryError("UPSTREAM_ERROR", `upstream ${what} is not JSON`);
+    throw new UpstreamAnswerError("malformed", `upstream ${what} is not JSON`);
   }
   const r = schema.safeParse(json);
   if (r.success) return r.data;
-  throw new RegistryError("UPSTREAM_ERROR", `upstream ${what} is malformed: ${z.prettifyError(r.error)}`);
+  throw new UpstreamAnswerError("malformed", `upstream ${what} is malformed: ${z.prettifyError(r.error)}`);
 }
 
 /** A manifest's JSON, checked for the fields the proxy reads. */

@@ -1,16 +1,15 @@
 import { RegistryError } from "../errors/oci-errors.js";
 import { MANIFEST_MEDIA_TYPES } from "../proxy/media-types.js";
-import { type Digest, parseDigest } from "../reference/reference.js";
+import { type Digest, digestAlgorithm, digestOf, isDigest, parseDigest } from "../reference/reference.js";
+import { UpstreamAnswerError } from "./bounded-read.js";
 import {
   header,
   type RegistryClient,
   type UpstreamResponse,
   upstreamStatusError,
 } from "./registry-client.js";
-import { parseUpstreamJson, ReferrersIndex, TagList } from "./upstream-json.js";
+import { ManifestJson, parseUpstreamJson, ReferrersIndex, TagList } from "./upstream-json.js";
 
-// Distribution refuses manifests above 4 MiB; so do we, so a lying upstream can't make us buffer a blob.
-const MAX_MANIFEST_BYTES = 4 << 20;
 const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(", ");
 
 export interface ManifestHead {
@@ -20,7 +19,7 @@ export interface ManifestHead {
 }
 
 export interface UpstreamManifest {
-  /** What upstream claims; the caller verifies the bytes against it. */
+  /** Of the bytes, verified (getManifest); unset for a referrers index, which is never stored. */
   digest: Digest | undefined;
   mediaType: string;
   body: Buffer;
@@ -52,30 +51,34 @@ function mediaType(res: UpstreamResponse): string {
   return (header(res, "content-type") ?? "").split(";")[0]?.trim() ?? "";
 }
 
-async function* skip(body: AsyncIterable<Buffer>, bytes: number): AsyncIterable<Buffer> {
-  let left = bytes;
-  for await (const chunk of body) {
-    if (left >= chunk.length) {
-      left -= chunk.length;
-      continue;
+/**
+ * A blob body from byte `skip` on (an upstream that ignores Range sends them all). A read that fails (cut short,
+ * stalled) is the upstream's fault, not an internal error: UPSTREAM_ERROR, which the fill resumes. An abort stays
+ * an abort.
+ */
+async function* blobBody(
+  body: AsyncIterable<Buffer>,
+  skip: number,
+  digest: Digest,
+  signal: AbortSignal | undefined,
+): AsyncIterable<Buffer> {
+  let left = skip;
+  try {
+    for await (const chunk of body) {
+      if (left >= chunk.length) {
+        left -= chunk.length;
+        continue;
+      }
+      yield left > 0 ? chunk.subarray(left) : chunk;
+      left = 0;
     }
-    yield left > 0 ? chunk.subarray(left) : chunk;
-    left = 0;
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new RegistryError(
+      "UPSTREAM_ERROR",
+      `upstream body of ${digest} broke off: ${(err as Error).message}`,
+    );
   }
-}
-
-async function readLimited(res: UpstreamResponse, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      res.body.destroy();
-      throw new RegistryError("MANIFEST_INVALID", `upstream manifest larger than ${limit} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** The registry operations the proxy needs, on top of the raw client. */
@@ -84,6 +87,15 @@ export class Upstream {
 
   get registry(): string {
     return this.client.registry;
+  }
+
+  /** Runs a check of an answer; what it refuses is counted and logged. */
+  private checked<T>(check: () => T): T {
+    try {
+      return check();
+    } catch (err) {
+      throw this.client.refused(err);
+    }
   }
 
   /** HEAD is free on Docker Hub's pull quota; GET is not. */
@@ -101,7 +113,16 @@ export class Upstream {
     return { digest: claimedDigest(res), mediaType: mediaType(res), size: length(res) ?? 0 };
   }
 
-  async getManifest(repo: string, ref: string, signal?: AbortSignal): Promise<UpstreamManifest> {
+  /**
+   * A manifest, checked before anyone sees it: at most limits.maxManifestSize, JSON with the fields the proxy
+   * reads, and its bytes hash to the digest asked for (or, by tag, to the Docker-Content-Digest upstream sent).
+   */
+  async getManifest(
+    repo: string,
+    ref: string,
+    signal?: AbortSignal,
+  ): Promise<UpstreamManifest & { digest: Digest }> {
+    const what = `manifest ${repo}${isDigest(ref) ? "@" : ":"}${ref}`;
     const res = await this.client.request(
       "manifest",
       "GET",
@@ -112,10 +133,17 @@ export class Upstream {
     );
     if (res.status !== 200) {
       await res.body.dump();
-      throw upstreamStatusError(this.registry, res.status, `manifest ${repo}:${ref}`);
+      throw upstreamStatusError(this.registry, res.status, what);
     }
-    const body = await readLimited(res, MAX_MANIFEST_BYTES);
-    return { digest: claimedDigest(res), mediaType: mediaType(res), body };
+    const body = await this.client.read(res, this.client.limits.maxManifestSize, what, signal);
+    const claimed = isDigest(ref) ? (ref as Digest) : claimedDigest(res);
+    const digest = digestOf(body, claimed ? digestAlgorithm(claimed) : undefined);
+    if (claimed && claimed !== digest) {
+      const why = `upstream ${what} hashes to ${digest}, not ${claimed}`;
+      throw this.client.refused(new UpstreamAnswerError("mismatch", why));
+    }
+    this.checked(() => parseUpstreamJson(ManifestJson, body, what));
+    return { digest, mediaType: mediaType(res), body };
   }
 
   async headBlob(repo: string, digest: Digest, signal?: AbortSignal): Promise<number> {
@@ -134,19 +162,21 @@ export class Upstream {
     const res = await this.client.request("blob", "GET", repo, `blobs/${digest}`, headers, signal);
     if (res.status === 206 && offset > 0) {
       const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header(res, "content-range") ?? "");
-      if (m && Number(m[1]) === offset) return { totalSize: Number(m[3]), body: res.body };
+      if (m && Number(m[1]) === offset) {
+        return { totalSize: Number(m[3]), body: blobBody(res.body, 0, digest, signal) };
+      }
     } else if (res.status === 200) {
       const size = length(res);
       // An upstream that ignores Range answers 200 with the whole blob: skip what we already have.
-      if (size !== undefined) return { totalSize: size, body: offset ? skip(res.body, offset) : res.body };
+      if (size !== undefined) return { totalSize: size, body: blobBody(res.body, offset, digest, signal) };
+    }
+    if (res.status === 200 || res.status === 206) {
+      // Without a usable length the body could be endless: none of it is read.
+      res.body.destroy();
+      const why = `upstream answer for ${digest} has no usable length or range`;
+      throw this.client.refused(new UpstreamAnswerError("malformed", why));
     }
     await res.body.dump();
-    if (res.status === 200 || res.status === 206) {
-      throw new RegistryError(
-        "UPSTREAM_ERROR",
-        `upstream answer for ${digest} has no usable length or range`,
-      );
-    }
     throw upstreamStatusError(this.registry, res.status, `blob ${digest}`);
   }
 
@@ -168,8 +198,9 @@ export class Upstream {
       await res.body.dump();
       throw upstreamStatusError(this.registry, res.status, `repository ${repo}`);
     }
-    const body = await readLimited(res, MAX_MANIFEST_BYTES);
-    parseUpstreamJson(TagList, body, `tag list of ${repo}`);
+    const what = `tag list of ${repo}`;
+    const body = await this.client.read(res, this.client.limits.maxUpstreamJsonSize, what, signal);
+    this.checked(() => parseUpstreamJson(TagList, body, what));
     return { body, link: header(res, "link") };
   }
 
@@ -192,7 +223,7 @@ export class Upstream {
       await res.body.dump();
       return undefined;
     }
-    const body = await readLimited(res, MAX_MANIFEST_BYTES);
+    const body = await this.client.read(res, this.client.limits.maxManifestSize, "referrers index", signal);
     // A registry without the API may answer 200 with anything; only an index is an answer.
     try {
       parseUpstreamJson(ReferrersIndex, body, "referrers index");
