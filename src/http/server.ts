@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { Logger } from "../log/logger.js";
+import { answerEveryRequest } from "./client-errors.js";
 import { compose, type Middleware } from "./compose.js";
 import { RequestContext, type Services } from "./context.js";
 import { MeteredResponse } from "./metered-response.js";
@@ -41,10 +42,12 @@ export function createRegistryServer(s: Services, log: Logger, layers: EdgeLayer
     dispatch(s),
   );
   const failed = (err: unknown) => log.error({ err }, "request pipeline failed");
-  return createServer(
+  const server = createServer(
     { keepAliveTimeout: 65_000, requestTimeout: 0, ServerResponse: MeteredResponse },
     (req, res) => {
       run(new RequestContext(req, res)).catch(failed);
     },
   );
+  answerEveryRequest(server, log, s.metrics);
+  return server;
 }

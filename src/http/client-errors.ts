@@ -1,0 +1,89 @@
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import { errorBody, type OciErrorCode, RegistryError } from "../errors/oci-errors.js";
+import type { Logger } from "../log/logger.js";
+import type { Metrics } from "../metrics/metrics.js";
+
+/** Node's errors for a request it could not read, by the answer they get; any other HPE_* code is a 400. */
+const PARSE_ERRORS: Record<string, OciErrorCode> = {
+  HPE_HEADER_OVERFLOW: "HEADERS_TOO_LARGE",
+  ERR_HTTP_REQUEST_TIMEOUT: "REQUEST_TIMEOUT",
+};
+
+/** How long a rejected connection stays open after the answer (Go's net/http waits 500 ms too): see `answer`. */
+const LINGER_MS = 500;
+
+/**
+ * Makes sure every request the server reads gets an answer, where Node would close the connection without one:
+ * a request whose client half-closed (`shutdown(SHUT_WR)`) after sending it, a malformed request (also after good
+ * ones on the same connection), and `CONNECT`. The answers are OCI error JSON, counted and logged like requests.
+ */
+export function answerEveryRequest(server: Server, log: Logger, metrics: Metrics): void {
+  // By default Node ends its side as soon as the client ends its own, so the response to a request it has already
+  // read can never be sent. With this (undocumented but long-standing) switch, the connection closes once the
+  // responses in flight are done, as HTTP/1.1 allows and Distribution does.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+
+  // The last response on each connection, so an error answer waits for the good requests before it.
+  const latest = new WeakMap<Duplex, ServerResponse>();
+  const answered = new WeakSet<Duplex>();
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => latest.set(req.socket, res));
+
+  const reject = (socket: Duplex, err: RegistryError, method: string, cause: string) => {
+    metrics.httpRequests.inc({ method, route: "none", status: String(err.status) });
+    log.info({ method, status: err.status, cause, remote: remoteOf(socket) }, "request rejected");
+    const pending = latest.get(socket);
+    if (!pending || pending.closed) return answer(socket, err);
+    pending.once("close", () => answer(socket, err));
+  };
+
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // After a parse error the parser stays failed: more bytes from this client raise it again.
+    if (answered.has(socket)) return;
+    answered.add(socket);
+    const code = err.code ?? "";
+    // Not a request at all: the client reset or broke the connection (ECONNRESET, EPIPE…).
+    if (!code.startsWith("HPE_") && !PARSE_ERRORS[code]) {
+      log.debug({ code, remote: remoteOf(socket) }, "client connection error");
+      socket.destroy();
+      return;
+    }
+    const oci = PARSE_ERRORS[code] ?? "REQUEST_INVALID";
+    const message = oci === "REQUEST_INVALID" ? `malformed HTTP request (${code})` : undefined;
+    reject(socket, new RegistryError(oci, message), "", code);
+  });
+
+  // A forward-proxy request: Node hands over the raw socket, and without this listener drops it without a word.
+  server.on("connect", (req: IncomingMessage, socket: Duplex) => {
+    const err = new RegistryError("UNSUPPORTED", "CONNECT is not supported: this is a registry, not a proxy");
+    reject(socket, err, "CONNECT", "CONNECT");
+  });
+}
+
+function remoteOf(socket: Duplex): string | undefined {
+  return (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+}
+
+/**
+ * Writes the error as a whole HTTP response and closes the connection. Closing at once could reset it while the
+ * client's further bytes are unread, and a reset makes the client's kernel drop the answer it has not read yet;
+ * so the socket ends its side and is destroyed only after a short linger (or when the client closes first).
+ */
+function answer(socket: Duplex, err: RegistryError): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = errorBody(err);
+  socket.end(
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status]}\r\n` +
+      "Docker-Distribution-API-Version: registry/2.0\r\n" +
+      "Content-Type: application/json; charset=utf-8\r\n" +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      "Connection: close\r\n\r\n" +
+      body,
+  );
+  const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+  linger.unref();
+  socket.once("close", () => clearTimeout(linger));
+}
