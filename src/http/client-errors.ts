@@ -54,7 +54,7 @@ export function answerEveryRequest(server: Server, log: Logger, metrics: Metrics
   });
 
   // A forward-proxy request: Node hands over the raw socket, and without this listener drops it without a word.
-  server.on("connect", (req: IncomingMessage, socket: Duplex) => {
+  server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
     const err = new RegistryError("UNSUPPORTED", "CONNECT is not supported: this is a registry, not a proxy");
     reject(socket, err, "CONNECT", "CONNECT");
   });
