@@ -24,8 +24,8 @@ const INLINE = new RegExp(
     String.raw`("(?:${SECRET_FIELDS})":)(?:${STRING}|\[(?:${STRING},?)*\]|[\w.+-]+)`,
     // The same inside a string that quotes JSON: `{\"token\":\"…\"}`.
     String.raw`(\\"(?:${SECRET_FIELDS})\\":\s*\\")(?:[^"\\]|\\[^"])*`,
-    // An auth scheme and its credential: `Bearer eyJ…`, `Basic dXNlcjpwYXNz`.
-    String.raw`\b((?:Bearer|Basic)\s+)[^\s"\\,;]+`,
+    // An auth scheme and its credential: `Bearer eyJ…`, `Basic dXNlcjpwYXNz` (not a challenge's `Bearer realm=`).
+    String.raw`\b((?:Bearer|Basic)\s+)(?!(?:realm|service|scope|error)=)[^\s"\\,;]+`,
     // `?token=…`, `&X-Amz-Signature=…`
     String.raw`([?&;](?:${SECRET_PARAMS})=)[^&\s"\\#]+`,
     // `https://user:password@host`
