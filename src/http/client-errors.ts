@@ -24,17 +24,24 @@ export function answerEveryRequest(server: Server, log: Logger, metrics: Metrics
   // responses in flight are done, as HTTP/1.1 allows and Distribution does.
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
 
-  // The last response on each connection, so an error answer waits for the good requests before it.
+  // The last response in flight on each connection, so an error answer waits for the good requests before it.
+  // Forgotten once closed: an idle keep-alive connection must not keep its last request alive.
   const latest = new WeakMap<Duplex, ServerResponse>();
   const answered = new WeakSet<Duplex>();
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => latest.set(req.socket, res));
+  function forget(this: ServerResponse) {
+    if (latest.get(this.req.socket) === this) latest.delete(this.req.socket);
+  }
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    latest.set(req.socket, res);
+    res.once("close", forget);
+  });
 
   const reject = (socket: Duplex, err: RegistryError, method: string, cause: string) => {
     metrics.httpRequests.inc({ method, route: "none", status: String(err.status) });
     log.info({ method, status: err.status, cause, remote: remoteOf(socket) }, "request rejected");
     const pending = latest.get(socket);
-    if (!pending || pending.closed) return answer(socket, err);
-    pending.once("close", () => answer(socket, err));
+    if (pending) pending.once("close", () => answer(socket, err));
+    else answer(socket, err);
   };
 
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
