@@ -33,7 +33,7 @@ it("leaves lines without credentials as they are", () => {
     line({ msg: "request", path: `/v2/library/ubuntu/blobs/sha256:${"a".repeat(64)}`, status: 200 }),
     line({ path: "/v2/x/tags/list?n=10&last=v1", tokenish: "ok", keys: 3 }),
     line({ msg: "upstream token fetched", scope: "repository:library/x:pull", lifetime: 300000 }),
-    line({ challenge: String.raw`Bearer realm="https://auth.example/token",service="x"` }),
+    line({ challenge: 'Bearer realm="https://auth.example/token",service="x"' }),
   ]) {
     assert.equal(scrubSecrets(input), input);
   }

@@ -104,7 +104,7 @@ describe("malformed and unusual HTTP, on raw sockets", () => {
     );
     const r = await rawExchange(
       env.mirror.url,
-      get("/v2/piped/manifests/v1", `Accept: ${DOCKER}\r\n`) + get("/v2/") + "NOT HTTP AT ALL\r\n\r\n",
+      `${get("/v2/piped/manifests/v1", `Accept: ${DOCKER}\r\n`)}${get("/v2/")}NOT HTTP AT ALL\r\n\r\n`,
     );
     assert.deepEqual(
       r.responses.map((x) => x.status),
