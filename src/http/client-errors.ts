@@ -3,6 +3,8 @@ import type { Duplex } from "node:stream";
 import { errorBody, type OciErrorCode, RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
+import type { Middleware } from "./compose.js";
+import type { RequestContext } from "./context.js";
 
 /** Node's errors for a request it could not read, by the answer they get; any other HPE_* code is a 400. */
 const PARSE_ERRORS: Record<string, OciErrorCode> = {
@@ -94,3 +96,15 @@ function answer(socket: Duplex, err: RegistryError): void {
   linger.unref();
   socket.once("close", () => clearTimeout(linger));
 }
+
+/**
+ * An HTTP/1.1 request must name its host (RFC 9112 §3.2). Node's own check (`requireHostHeader`, off in server.ts)
+ * answers with an empty 400; here it is an OCI error, logged and counted like any request.
+ */
+export const requireHost: Middleware<RequestContext> = (ctx, next) => {
+  const { req } = ctx;
+  if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+    throw new RegistryError("REQUEST_INVALID", "an HTTP/1.1 request needs a Host header");
+  }
+  return next(ctx);
+};

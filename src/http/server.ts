@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { Logger } from "../log/logger.js";
-import { answerEveryRequest } from "./client-errors.js";
+import { answerEveryRequest, requireHost } from "./client-errors.js";
 import { compose, type Middleware } from "./compose.js";
 import { RequestContext, type Services } from "./context.js";
 import { MeteredResponse } from "./metered-response.js";
@@ -33,6 +33,7 @@ export function createRegistryServer(s: Services, log: Logger, layers: EdgeLayer
       settle,
       apiVersion,
       errors(log),
+      requireHost,
       ...(layers.front ?? []),
       readOnly,
       router(ROUTES),
@@ -43,7 +44,12 @@ export function createRegistryServer(s: Services, log: Logger, layers: EdgeLayer
   );
   const failed = (err: unknown) => log.error({ err }, "request pipeline failed");
   const server = createServer(
-    { keepAliveTimeout: 65_000, requestTimeout: 0, ServerResponse: MeteredResponse },
+    {
+      keepAliveTimeout: 65_000,
+      requestTimeout: 0,
+      requireHostHeader: false,
+      ServerResponse: MeteredResponse,
+    },
     (req, res) => {
       run(new RequestContext(req, res)).catch(failed);
     },

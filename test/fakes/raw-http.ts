@@ -50,7 +50,7 @@ export function rawExchange(
   });
 }
 
-/** Splits HTTP/1.1 responses with a Content-Length (every answer the mirror gives these requests has one). */
+/** Splits HTTP/1.1 responses, sized by Content-Length or chunked (trailers aside). */
 export function parseResponses(buf: Buffer): { responses: RawResponse[]; rest: Buffer } {
   const responses: RawResponse[] = [];
   let at = 0;
@@ -65,11 +65,33 @@ export function parseResponses(buf: Buffer): { responses: RawResponse[]; rest: B
       const colon = line.indexOf(":");
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
-    const length = Number(headers["content-length"] ?? 0);
-    const bodyStart = end + 4;
-    if (buf.length < bodyStart + length) break;
-    responses.push({ status: Number(status), headers, body: buf.subarray(bodyStart, bodyStart + length) });
-    at = bodyStart + length;
+    const body = headers["transfer-encoding"]?.includes("chunked")
+      ? chunked(buf, end + 4)
+      : sized(buf, end + 4, Number(headers["content-length"] ?? 0));
+    if (!body) break;
+    responses.push({ status: Number(status), headers, body: body.body });
+    at = body.next;
   }
   return { responses, rest: buf.subarray(at) };
+}
+
+type Body = { body: Buffer; next: number } | undefined;
+
+function sized(buf: Buffer, start: number, length: number): Body {
+  return buf.length < start + length
+    ? undefined
+    : { body: buf.subarray(start, start + length), next: start + length };
+}
+
+function chunked(buf: Buffer, start: number): Body {
+  const parts: Buffer[] = [];
+  for (let at = start; ; ) {
+    const eol = buf.indexOf("\r\n", at);
+    if (eol < 0) return undefined;
+    const size = Number.parseInt(buf.subarray(at, eol).toString("latin1"), 16);
+    if (Number.isNaN(size) || buf.length < eol + 2 + size + 2) return undefined;
+    if (size === 0) return { body: Buffer.concat(parts), next: eol + 4 };
+    parts.push(buf.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
 }

@@ -35,6 +35,7 @@ describe("malformed and unusual HTTP, on raw sockets", () => {
       "GET /v2/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
       "\x00\x01\x02\xff\r\n\r\n",
       "FOO /v2/ HTTP/1.1\r\nHost: x\r\n\r\n",
+      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
     ]) {
       const r = await rawExchange(env.mirror.url, Buffer.from(bad, "latin1"));
       assert.equal(r.responses.length, 1, JSON.stringify(bad));
@@ -42,6 +43,20 @@ describe("malformed and unusual HTTP, on raw sockets", () => {
       assert.equal(r.responses[0]?.headers.connection, "close");
       assert.ok(r.closed, `the connection is closed after ${JSON.stringify(bad)}`);
     }
+    const counted = { route: "none", status: "400", method: "" };
+    assert.equal(await env.mirror.metrics.value("hubmirror_http_requests_total", counted), 10);
+  });
+
+  it("answers an HTTP/1.1 request without Host with 400 OCI JSON, and serves an Upgrade request as a plain one", async () => {
+    const noHost = await rawExchange(env.mirror.url, "GET /v2/ HTTP/1.1\r\n\r\n", { halfClose: true });
+    assertOciError(noHost.responses[0], 400, "REQUEST_INVALID");
+    const old = await rawExchange(env.mirror.url, "GET /v2/ HTTP/1.0\r\n\r\n");
+    assert.equal(old.responses[0]?.status, 200, "HTTP/1.0 needs no Host");
+    const upgrade = await rawExchange(
+      env.mirror.url,
+      get("/v2/", `Connection: Upgrade, close\r\nUpgrade: websocket\r\n`),
+    );
+    assert.equal(upgrade.responses[0]?.status, 200);
   });
 
   it("answers a request head too large with 431 (or 400), never a silent close", async () => {
