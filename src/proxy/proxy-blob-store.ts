@@ -200,8 +200,11 @@ export class ProxyBlobStore {
       (err: Error) => {
         const outcome = err instanceof BlobMismatchError ? "mismatch" : "failed";
         this.o.metrics.blobFills.inc({ ...labels, outcome });
-        // An upstream's 4xx (an unknown digest, a refused name) answers the client's request: not the operator's.
-        const level = err instanceof RegistryError && err.status < 500 ? "debug" : "error";
+        // An upstream's 4xx (an unknown digest, a refused name) answers the client's request: not the operator's;
+        // its rate limit is a warning (more credentials would lift it).
+        let level: "error" | "warn" | "debug" = "error";
+        if (err instanceof RegistryError && err.status < 500)
+          level = err.code === "TOOMANYREQUESTS" ? "warn" : "debug";
         this.o.log[level]({ digest, repo: key.repo, outcome, err: err.message }, "blob download not cached");
       },
     );
