@@ -25,12 +25,11 @@ export const OCI_ERRORS = {
   STORAGE_UNAVAILABLE: { status: 503, message: "storage unavailable" },
   /** Distribution's: the mirror itself is overloaded (connection cap, request timeout). */
   UNAVAILABLE: { status: 503, message: "service unavailable" },
-  /** Not an OCI code: a malformed admin API request (bad JSON, a missing field). */
+  /** Not an OCI code: a malformed request (unparsable HTTP; for the admin API, bad JSON or a missing field). */
   REQUEST_INVALID: { status: 400, message: "invalid request" },
-  /** Not an OCI code: the request head did not arrive within the header timeout. */
-  REQUEST_TIMEOUT: { status: 408, message: "request timeout" },
-  /** Not an OCI code: the request head is larger than the limit. */
-  HEADERS_TOO_LARGE: { status: 431, message: "request header fields too large" },
+  /** Not OCI codes: a request head larger than the limit, or not sent in time (answered at the socket). */
+  HEADERS_TOO_LARGE: { status: 431, message: "request headers too large" },
+  REQUEST_TIMEOUT: { status: 408, message: "request not received in time" },
   UNKNOWN: { status: 500, message: "unknown error" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
@@ -61,11 +60,14 @@ export function toRegistryError(err: unknown): RegistryError {
   return new RegistryError("UNKNOWN", "internal error");
 }
 
-/** Writes the error envelope `{"errors":[{code,message,detail}]}`; HEAD answers carry no body. */
+/** The error envelope `{"errors":[{code,message,detail}]}`. */
+export function errorBody(err: RegistryError): string {
+  return JSON.stringify({ errors: [{ code: err.code, message: err.message, detail: err.detail ?? null }] });
+}
+
+/** Writes the error envelope; HEAD answers carry no body. */
 export function sendError(res: ServerResponse, err: RegistryError, head = false): void {
-  const body = JSON.stringify({
-    errors: [{ code: err.code, message: err.message, detail: err.detail ?? null }],
-  });
+  const body = errorBody(err);
   res.writeHead(err.status, {
     ...err.headers,
     "Content-Type": "application/json; charset=utf-8",

@@ -57,6 +57,11 @@ export function errors(log: Logger): Layer {
       await next(ctx);
     } catch (err) {
       const e = toRegistryError(err);
+      // A client that left mid-answer broke the write: normal behaviour, no one to answer, nothing to act on.
+      if ((ctx.res.destroyed || ctx.req.socket.destroyed) && !ctx.res.writableFinished) {
+        log.debug({ path: ctx.req.url, err: (err as Error).message }, "client went away");
+        return;
+      }
       // What the operator must act on; a client's mistake or an upstream's answer is not.
       if (e.code === "UNKNOWN" || e.code === "STORAGE_UNAVAILABLE") {
         log.error({ err: e.cause ?? err, path: ctx.req.url }, e.message);

@@ -3,6 +3,7 @@ import { type Limits, limitsSchema } from "../config/limits-schema.js";
 import { ClientLimits } from "../limits/limits.js";
 import type { Logger } from "../log/logger.js";
 import type { TlsEndpoint } from "../tls/tls-endpoint.js";
+import { answerEveryRequest, requireHost } from "./client-errors.js";
 import { compose, type Middleware } from "./compose.js";
 import { RequestContext, type Services } from "./context.js";
 import { MeteredResponse } from "./metered-response.js";
@@ -42,6 +43,7 @@ export function createRegistryServer(
       settle,
       apiVersion,
       errors(log),
+      requireHost,
       ...guard.layers(),
       ...(layers.front ?? []),
       readOnly,
@@ -52,7 +54,8 @@ export function createRegistryServer(
     dispatch(s),
   );
   const failed = (err: unknown) => log.error({ err }, "request pipeline failed");
-  const options = { ...guard.serverOptions(), ServerResponse: MeteredResponse };
+  // requireHost answers a missing Host with an OCI error, where Node's own check sends an empty 400.
+  const options = { ...guard.serverOptions(), requireHostHeader: false, ServerResponse: MeteredResponse };
   const handler: RequestListener<typeof IncomingMessage, typeof MeteredResponse> = (req, res) => {
     run(new RequestContext(req, res)).catch(failed);
   };
@@ -62,5 +65,6 @@ export function createRegistryServer(
     ? tls.createServer(options, handler, limits.headerTimeout)
     : createServer(options, handler);
   guard.attach(server);
+  answerEveryRequest(server, log, s.metrics, (code, socket) => guard.parseError(code, socket));
   return server;
 }

@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import { Server as TlsServer } from "node:tls";
-import { answerAndClose, rawError } from "./raw-response.js";
+import { answerAndClose, rawError } from "../http/raw-response.js";
 import type { LimitReporter } from "./report.js";
 
 /** What a refused client is told to wait before trying again. */

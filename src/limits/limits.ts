@@ -1,15 +1,21 @@
 import type { Server, ServerOptions } from "node:http";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Limits } from "../config/limits-schema.js";
 import type { Middleware } from "../http/compose.js";
 import type { RequestContext } from "../http/context.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { answerLimitErrors } from "./client-errors.js";
 import { ConnectionLimiter } from "./connection-limiter.js";
-import { LimitReporter } from "./report.js";
+import { type LimitName, LimitReporter } from "./report.js";
 import { requestDeadline } from "./request-deadline.js";
 import { SendRateWatchdog } from "./send-rate.js";
+
+/** Node's parser errors that are limits being hit. */
+const PARSE_LIMITS: Record<string, { name: LimitName; msg: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { name: "headerTimeout", msg: "connection cut: request head too slow" },
+  HPE_HEADER_OVERFLOW: { name: "maxHeaderSize", msg: "request refused: head too large" },
+};
 
 /** The limits against slow and greedy clients, at the three places they act: server options, sockets, requests. */
 export class ClientLimits {
@@ -53,11 +59,21 @@ export class ClientLimits {
     ];
   }
 
-  /** The socket limits: connection caps, the 408 and 431 answers, idle keep-alive connections closed. */
+  /**
+   * Reports a request head refused for a limit (Node's parser error `code`); the answer is client-errors.ts's.
+   * False for any other parser error.
+   */
+  parseError(code: string, socket: Duplex): boolean {
+    const limit = PARSE_LIMITS[code];
+    if (!limit) return false;
+    this.report.exceeded(limit.name, "info", { ip: (socket as Socket).remoteAddress }, limit.msg);
+    return true;
+  }
+
+  /** The socket limits: connection caps, idle keep-alive connections closed. */
   attach(server: Server): void {
     const { maxConnections, maxConnectionsPerIp } = this.limits;
     new ConnectionLimiter(maxConnections, maxConnectionsPerIp, this.report).attach(server);
-    answerLimitErrors(server, this.limits, this.report);
     // Only the keep-alive timer sets a socket timeout (server.timeout is 0): listening takes over closing.
     server.on("timeout", (socket: Socket) => {
       this.report.exceeded("idleTimeout", "debug", { ip: socket.remoteAddress }, "idle connection closed");

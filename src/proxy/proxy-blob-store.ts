@@ -1,4 +1,5 @@
 import { SingleFlight } from "../async/single-flight.js";
+import { RegistryError } from "../errors/oci-errors.js";
 import type { InUse } from "../lifecycle/in-use.js";
 import type { Logger } from "../log/logger.js";
 import type { BlobRecord, MetadataStore, RepoKey } from "../metadata/store.js";
@@ -199,7 +200,12 @@ export class ProxyBlobStore {
       (err: Error) => {
         const outcome = err instanceof BlobMismatchError ? "mismatch" : "failed";
         this.o.metrics.blobFills.inc({ ...labels, outcome });
-        this.o.log.error({ digest, repo: key.repo, outcome, err: err.message }, "blob download not cached");
+        // An upstream's 4xx (an unknown digest, a refused name) answers the client's request: not the operator's;
+        // its rate limit is a warning (more credentials would lift it).
+        let level: "error" | "warn" | "debug" = "error";
+        if (err instanceof RegistryError && err.status < 500)
+          level = err.code === "TOOMANYREQUESTS" ? "warn" : "debug";
+        this.o.log[level]({ digest, repo: key.repo, outcome, err: err.message }, "blob download not cached");
       },
     );
     fill.done

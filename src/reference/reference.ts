@@ -16,8 +16,15 @@ export function parseName(raw: string, registry: string): string {
     throw new RegistryError("NAME_INVALID", `invalid repository name: ${raw.slice(0, 300)}`);
   }
   // Docker Hub keeps official images under library/; clients may send the bare name.
-  if (registry === "docker.io" && !raw.includes("/")) return `library/${raw}`;
-  return raw;
+  const name = registry === "docker.io" && !raw.includes("/") ? `library/${raw}` : raw;
+  // The limit is on the name the upstream sees: a longer one is the client's error, not the upstream's 500.
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new RegistryError(
+      "NAME_INVALID",
+      `repository name ${name.slice(0, 40)}… is ${name.length} characters; the limit is ${MAX_NAME_LENGTH}`,
+    );
+  }
+  return name;
 }
 
 /** Tags can't contain ':', so a reference with one is a digest, malformed or not (DIGEST_INVALID). */
