@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -129,6 +130,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const links = new RepoLinks(meta, log);
   // Aborted when shutdown gives up waiting: downloads stop and commit nothing.
   const aborter = new AbortController();
+  // Every download listens to it: any number at once is normal, not a leak (Node warns past 10).
+  setMaxListeners(0, aborter.signal);
   const inUse = new InUse();
   // Reaches the blob downloads through `blobs`, declared next: only called once requests come in.
   const stats: Stats = new Stats({
