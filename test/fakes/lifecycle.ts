@@ -76,12 +76,17 @@ export async function fileTree(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-/** The index rows of a mirror's database (every table but the counters, which count runs), sorted. */
+/**
+ * The index rows of a mirror's database, sorted: every table but the counters (which count runs) and the usage
+ * statistics (flushed every few seconds, whatever runs).
+ */
 export function indexRows(data: string): Record<string, unknown[]> {
   const db = new Database(join(data, "hubmirror.db"), { readonly: true });
   try {
     const tables = db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'counters' ORDER BY name")
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'counters' AND name NOT LIKE 'usage_%' ORDER BY name",
+      )
       .all() as { name: string }[];
     const out: Record<string, unknown[]> = {};
     for (const { name } of tables) {
