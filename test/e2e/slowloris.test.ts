@@ -9,8 +9,8 @@ import { createHash } from "node:crypto";
 import { request } from "node:http";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { get, RawConnection } from "../fakes/raw-client.js";
 import type { TestImage } from "../fixtures/images.js";
-import { get, RawConnection } from "../limits/raw-client.js";
 import { startMirrorProcess, type TempMirrorProcess } from "../mirror-process.js";
 import { type Hub, startHub } from "./stack.js";
 

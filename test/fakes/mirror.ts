@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before } from "node:test";
+import { after, before, beforeEach } from "node:test";
 import { pino } from "pino";
 import { Agent, type Dispatcher, request } from "undici";
 import { type App, startApp } from "../../src/app.js";
@@ -76,8 +76,11 @@ export interface HubAndMirror {
   mirror: InProcessMirror;
 }
 
-/** A FakeHub and an in-process mirror in front of it, started before the suite's tests and stopped after them. */
-export function useHubAndMirror(config: ConfigInput = {}): HubAndMirror {
+/**
+ * A FakeHub and an in-process mirror in front of it, started before the suite's tests and stopped after them; with
+ * `resetHub`, each test starts with the hub's faults cleared and its throttle off, whatever the last one left.
+ */
+export function useHubAndMirror(config: ConfigInput = {}, { resetHub = false } = {}): HubAndMirror {
   const env = {} as HubAndMirror;
   before(async () => {
     env.hub = await new FakeHub().start();
@@ -87,5 +90,11 @@ export function useHubAndMirror(config: ConfigInput = {}): HubAndMirror {
     await env.mirror?.stop();
     await env.hub?.stop();
   });
+  if (resetHub) {
+    beforeEach(() => {
+      env.hub.clearFaults();
+      env.hub.throttle = 0;
+    });
+  }
   return env;
 }

@@ -1,41 +1,31 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { FakeHub } from "../fakes/fake-hub.js";
-import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
+import { useHubAndMirror } from "../fakes/mirror.js";
+import { get, RawConnection } from "../fakes/raw-client.js";
 import { eventually } from "../helpers.js";
-import { get, RawConnection } from "./raw-client.js";
 
 const code = (body: string): string => JSON.parse(body).errors[0].code;
 
 describe("limits on sockets", () => {
-  let hub: FakeHub;
-  let mirror: InProcessMirror;
-  const exceeded = (limit: string) => mirror.metrics.value("hubmirror_limit_exceeded_total", { limit });
-  before(async () => {
-    hub = await new FakeHub().start();
-    mirror = await startInProcessMirror(hub.url, {
-      limits: {
-        headerTimeout: "1s",
-        idleTimeout: "3s",
-        maxHeaderSize: "16KiB",
-        maxConnections: 6,
-        maxConnectionsPerIp: 3,
-      },
-    });
+  const env = useHubAndMirror({
+    limits: {
+      headerTimeout: "1s",
+      idleTimeout: "3s",
+      maxHeaderSize: "16KiB",
+      maxConnections: 6,
+      maxConnectionsPerIp: 3,
+    },
   });
-  after(async () => {
-    await mirror.stop();
-    await hub.stop();
-  });
+  const exceeded = (limit: string) => env.mirror.metrics.value("hubmirror_limit_exceeded_total", { limit });
 
   it("cuts a request head that trickles in, or never comes, at the header timeout with 408", {
     timeout: 20_000,
   }, async () => {
-    const slow = await RawConnection.open(mirror.url);
+    const slow = await RawConnection.open(env.mirror.url);
     slow.trickle(get("/v2/", "X-Slow: 1\r\n".repeat(50)), 100);
-    const silent = await RawConnection.open(mirror.url);
+    const silent = await RawConnection.open(env.mirror.url);
     for (const c of [await slow.closed, await silent.closed]) {
       assert.equal(c.status, 408);
       assert.equal(code(c.body), "REQUEST_TIMEOUT");
@@ -48,12 +38,12 @@ describe("limits on sockets", () => {
     timeout: 20_000,
   }, async () => {
     const content = randomBytes(4 << 20);
-    const digest = hub.addBlob(content);
-    hub.throttle = 2 << 20;
-    const c = await RawConnection.open(mirror.url);
+    const digest = env.hub.addBlob(content);
+    env.hub.throttle = 2 << 20;
+    const c = await RawConnection.open(env.mirror.url);
     c.send(`${get(`/v2/library/pipelined/blobs/${digest}`)}GET /v2/ HTTP/1.1\r\n`);
     const closed = await c.closed;
-    hub.throttle = 0;
+    env.hub.throttle = 0;
     assert.equal(closed.status, 200);
     // The blob whole and untouched, then the 408 as a response of its own.
     const body = Buffer.from(closed.body, "latin1");
@@ -65,7 +55,7 @@ describe("limits on sockets", () => {
   it("does not count an idle keep-alive connection against the header timeout, and closes it when idle", {
     timeout: 20_000,
   }, async () => {
-    const c = await RawConnection.open(mirror.url);
+    const c = await RawConnection.open(env.mirror.url);
     c.send(get("/v2/"));
     await eventually("the first answer", async () => c.received.includes("\r\n\r\n{}"));
     await sleep(1500);
@@ -83,13 +73,13 @@ describe("limits on sockets", () => {
   it("answers a request head over maxHeaderSize with 431, and takes one under it", {
     timeout: 20_000,
   }, async () => {
-    const big = await RawConnection.open(mirror.url);
+    const big = await RawConnection.open(env.mirror.url);
     big.send(get("/v2/", `X-Big: ${"a".repeat(20 * 1024)}\r\n`));
     const cut = await big.closed;
     assert.equal(cut.status, 431);
     assert.equal(code(cut.body), "HEADERS_TOO_LARGE");
     assert.equal(await exceeded("maxHeaderSize"), 1);
-    const fits = await RawConnection.open(mirror.url);
+    const fits = await RawConnection.open(env.mirror.url);
     fits.send(get("/v2/", `X-Big: ${"a".repeat(12 * 1024)}\r\nConnection: close\r\n`));
     assert.equal((await fits.closed).status, 200);
   });
@@ -99,7 +89,7 @@ describe("limits on sockets", () => {
   }, async () => {
     const open = async (ip: string, n: number) => {
       const conns: RawConnection[] = [];
-      for (let i = 0; i < n; i++) conns.push(await RawConnection.open(mirror.url, ip));
+      for (let i = 0; i < n; i++) conns.push(await RawConnection.open(env.mirror.url, ip));
       return conns;
     };
     const first = await open("127.0.0.11", 3);

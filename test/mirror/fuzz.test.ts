@@ -7,7 +7,7 @@ import { Agent, errors, request } from "undici";
 import { createLogger } from "../../src/log/logger.js";
 import { FakeHub } from "../fakes/fake-hub.js";
 import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
-import { type RawResponse, rawExchange } from "../fakes/raw-http.js";
+import { type RawResponse, rawExchange } from "../fakes/raw-client.js";
 
 /**
  * Property-based fuzzing of everything a client controls, against a running mirror in front of a fake Docker Hub:

@@ -11,7 +11,7 @@ import { createLogger } from "../../src/log/logger.js";
 import { Metrics } from "../../src/metrics/metrics.js";
 import { FakeHub } from "../fakes/fake-hub.js";
 import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
-import { rawExchange } from "../fakes/raw-http.js";
+import { rawExchange } from "../fakes/raw-client.js";
 import { eventually } from "../helpers.js";
 
 const DOCKER = "application/vnd.docker.distribution.manifest.v2+json";

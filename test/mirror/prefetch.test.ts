@@ -2,12 +2,12 @@
 // stream and the watch list. The real-upstream, real-client proof is test/e2e/prefetch.test.ts.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import { type Platform, parsePlatform } from "../../src/lifecycle/platforms.js";
 import type { PrefetchEvent, PrefetchSummary } from "../../src/lifecycle/prefetch-events.js";
 import { FakeHub } from "../fakes/fake-hub.js";
-import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
+import { type InProcessMirror, startInProcessMirror, useHubAndMirror } from "../fakes/mirror.js";
 import { eventually } from "../helpers.js";
 
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -59,24 +59,11 @@ function multiPlatform(hub: FakeHub, repo: string, tag: string, platforms: strin
 const fetchedFromCdn = (hub: FakeHub, digest: string) => hub.count("GET", new RegExp(`/cdn/${digest}$`));
 
 describe("prefetch", () => {
-  let hub: FakeHub;
-  let mirror: InProcessMirror;
-  before(async () => {
-    hub = await new FakeHub().start();
-    mirror = await startInProcessMirror(hub.url, { prefetch: { concurrency: 2 } });
-  });
-  after(async () => {
-    await mirror.stop();
-    await hub.stop();
-  });
-  beforeEach(() => {
-    hub.clearFaults();
-    hub.throttle = 0;
-  });
+  const env = useHubAndMirror({ prefetch: { concurrency: 2 } }, { resetHub: true });
 
   const prefetch = (images: string[], platforms: string[] = [], signal?: AbortSignal) => {
     const events: PrefetchEvent[] = [];
-    const done = mirror.lifecycle.prefetcher.run({
+    const done = env.mirror.lifecycle.prefetcher.run({
       images,
       platforms: platforms.map(parsePlatform),
       signal,
@@ -86,23 +73,27 @@ describe("prefetch", () => {
   };
 
   it("fetches the chosen platform's manifests and blobs only; a pull of it then costs nothing upstream", async () => {
-    const img = multiPlatform(hub, "library/multi", "1", ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"]);
+    const img = multiPlatform(env.hub, "library/multi", "1", [
+      "linux/amd64",
+      "linux/arm64/v8",
+      "linux/arm/v7",
+    ]);
     const [amd64, arm64, armv7] = img.children as [Child, Child, Child];
-    const bytesBefore = await mirror.metrics.value("hubmirror_prefetch_bytes_total");
+    const bytesBefore = await env.mirror.metrics.value("hubmirror_prefetch_bytes_total");
     const { events, done } = prefetch(["multi:1"], ["linux/arm/v7", "linux/arm64"]);
     const summary = await done;
 
     for (const b of [...armv7.blobs, ...arm64.blobs])
-      assert.equal(fetchedFromCdn(hub, b.digest), 1, b.digest);
-    assert.equal(fetchedFromCdn(hub, amd64.blobs[0]?.digest as string), 0, "amd64 config not fetched");
-    assert.equal(fetchedFromCdn(hub, amd64.blobs[2]?.digest as string), 0, "amd64 layer not fetched");
-    assert.equal(hub.count("GET", new RegExp(`manifests/${amd64.digest}$`)), 0);
+      assert.equal(fetchedFromCdn(env.hub, b.digest), 1, b.digest);
+    assert.equal(fetchedFromCdn(env.hub, amd64.blobs[0]?.digest as string), 0, "amd64 config not fetched");
+    assert.equal(fetchedFromCdn(env.hub, amd64.blobs[2]?.digest as string), 0, "amd64 layer not fetched");
+    assert.equal(env.hub.count("GET", new RegExp(`manifests/${amd64.digest}$`)), 0);
     const wanted = new Map([...armv7.blobs, ...arm64.blobs].map((b) => [b.digest, b.size]));
     const bytes = [...wanted.values()].reduce((a, b) => a + b, 0);
     assert.deepEqual(summary.images, { total: 1, ok: 1, failed: 0 });
     assert.deepEqual(summary.blobs, { total: wanted.size, fetched: wanted.size, cached: 0 });
     assert.deepEqual(summary.bytes, { total: bytes, done: bytes, fetched: bytes, cached: 0 });
-    assert.equal((await mirror.metrics.value("hubmirror_prefetch_bytes_total")) - bytesBefore, bytes);
+    assert.equal((await env.mirror.metrics.value("hubmirror_prefetch_bytes_total")) - bytesBefore, bytes);
 
     const image = events.find((e) => e.type === "image");
     assert.deepEqual(image, {
@@ -119,21 +110,21 @@ describe("prefetch", () => {
     assert.deepEqual(new Set(started), new Set(wanted.keys()), "each blob started once");
     assert.equal(events.at(-1)?.type, "progress", "the last figures go out before the summary");
 
-    await mirror.settled();
-    const upstream = hub.requests.length;
+    await env.mirror.settled();
+    const upstream = env.hub.requests.length;
     for (const child of [armv7, arm64]) {
-      assert.equal((await mirror.text(`/v2/library/multi/manifests/${child.digest}`)).status, 200);
+      assert.equal((await env.mirror.text(`/v2/library/multi/manifests/${child.digest}`)).status, 200);
       for (const b of child.blobs) {
-        const res = await mirror.text(`/v2/library/multi/blobs/${b.digest}`);
+        const res = await env.mirror.text(`/v2/library/multi/blobs/${b.digest}`);
         assert.equal(res.body.length, b.size);
       }
     }
-    assert.equal((await mirror.text("/v2/library/multi/manifests/1")).status, 200);
-    assert.equal(hub.requests.length, upstream, "the pull sent nothing upstream");
+    assert.equal((await env.mirror.text("/v2/library/multi/manifests/1")).status, 200);
+    assert.equal(env.hub.requests.length, upstream, "the pull sent nothing upstream");
   });
 
   it("takes every platform but attestations by default; unknown/unknown asks for those too", async () => {
-    const img = multiPlatform(hub, "library/attested", "1", [
+    const img = multiPlatform(env.hub, "library/attested", "1", [
       "linux/amd64",
       "linux/s390x",
       "unknown/unknown",
@@ -141,16 +132,16 @@ describe("prefetch", () => {
     const [amd64, s390x, attestation] = img.children as [Child, Child, Child];
     const all = await prefetch(["attested:1"]).done;
     assert.equal(all.images.ok, 1);
-    for (const b of [...amd64.blobs, ...s390x.blobs]) assert.equal(fetchedFromCdn(hub, b.digest), 1);
-    assert.equal(fetchedFromCdn(hub, attestation.blobs[0]?.digest as string), 0);
+    for (const b of [...amd64.blobs, ...s390x.blobs]) assert.equal(fetchedFromCdn(env.hub, b.digest), 1);
+    assert.equal(fetchedFromCdn(env.hub, attestation.blobs[0]?.digest as string), 0);
     const asked = await prefetch(["attested:1"], ["unknown/unknown"]).done;
     assert.deepEqual(asked.blobs, { total: 3, fetched: 2, cached: 1 }, "the shared base layer was cached");
-    for (const b of attestation.blobs) assert.equal(fetchedFromCdn(hub, b.digest), 1);
+    for (const b of attestation.blobs) assert.equal(fetchedFromCdn(env.hub, b.digest), 1);
   });
 
   it("fails a bad reference, an unknown tag and a missing platform each on its own; the others are fetched", async () => {
-    multiPlatform(hub, "library/armonly", "1", ["linux/arm/v7"]);
-    const good = multiPlatform(hub, "library/good", "1", ["linux/amd64", "linux/arm/v7"]);
+    multiPlatform(env.hub, "library/armonly", "1", ["linux/arm/v7"]);
+    const good = multiPlatform(env.hub, "library/good", "1", ["linux/amd64", "linux/arm/v7"]);
     const { events, done } = prefetch(
       ["Bad Ref!", "library/good:1", "library/absent:1", "armonly:1"],
       ["linux/amd64", "linux/ppc64le"],
@@ -164,16 +155,16 @@ describe("prefetch", () => {
       reasons["armonly:1"],
       "no manifest for linux/amd64, linux/ppc64le (the index has linux/arm/v7)",
     );
-    for (const b of good.children[0]?.blobs ?? []) assert.equal(fetchedFromCdn(hub, b.digest), 1);
+    for (const b of good.children[0]?.blobs ?? []) assert.equal(fetchedFromCdn(env.hub, b.digest), 1);
     const image = events.find((e) => e.type === "image" && e.image === "library/good:1");
     assert.deepEqual(image && "missing" in image && image.missing, ["linux/ppc64le"]);
     assert.equal(events.filter((e) => e.type === "image-failed").length, 3);
   });
 
   it("resumes: an interrupted run's blobs are fetched once, and a run after that finds all of them cached", async () => {
-    const layers = Array.from({ length: 6 }, () => blob(hub, 256 << 10));
-    const m = manifest(hub, "library/slow", layers, "1");
-    hub.throttle = 1 << 20;
+    const layers = Array.from({ length: 6 }, () => blob(env.hub, 256 << 10));
+    const m = manifest(env.hub, "library/slow", layers, "1");
+    env.hub.throttle = 1 << 20;
     const aborter = new AbortController();
     const first = prefetch(["slow:1"], [], aborter.signal);
     await eventually("a first blob", async () =>
@@ -183,42 +174,42 @@ describe("prefetch", () => {
     await assert.rejects(first.done, { name: "AbortError" });
     const doneFirst = first.events.filter((e) => e.type === "blob-done").length;
     assert.ok(doneFirst < m.blobs.length, "interrupted before the end");
-    hub.throttle = 0;
+    env.hub.throttle = 0;
     // Downloads the first run had started finish into the cache (they are not the run's alone).
-    await mirror.settled();
+    await env.mirror.settled();
 
     const second = await prefetch(["slow:1"]).done;
     assert.equal(second.blobs.fetched + second.blobs.cached, m.blobs.length);
     assert.ok(second.blobs.cached >= doneFirst, "what the first run got is cached");
     assert.ok(second.blobs.fetched > 0, "what it had not started is fetched now");
-    for (const b of m.blobs) assert.equal(fetchedFromCdn(hub, b.digest), 1, `${b.digest} fetched once`);
+    for (const b of m.blobs) assert.equal(fetchedFromCdn(env.hub, b.digest), 1, `${b.digest} fetched once`);
 
-    await mirror.settled();
-    const upstream = hub.count("GET", /\/cdn\//);
+    await env.mirror.settled();
+    const upstream = env.hub.count("GET", /\/cdn\//);
     const third = await prefetch(["slow:1"]).done;
     assert.deepEqual(third.blobs, { total: m.blobs.length, fetched: 0, cached: m.blobs.length });
     assert.equal(third.bytes.fetched, 0);
-    assert.equal(hub.count("GET", /\/cdn\//), upstream, "no blob GET upstream");
+    assert.equal(env.hub.count("GET", /\/cdn\//), upstream, "no blob GET upstream");
   });
 
   it("shares its download with a client pulling the same blob at the same time", async () => {
-    const layer = blob(hub, 1 << 20);
-    manifest(hub, "library/shared", [layer], "1");
-    hub.throttle = 4 << 20;
+    const layer = blob(env.hub, 1 << 20);
+    manifest(env.hub, "library/shared", [layer], "1");
+    env.hub.throttle = 4 << 20;
     const run = prefetch(["shared:1"]);
     await eventually("the download", async () =>
       run.events.some((e) => e.type === "blob-start" && e.size === layer.size),
     );
-    const client = await mirror.text(`/v2/library/shared/blobs/${layer.digest}`);
+    const client = await env.mirror.text(`/v2/library/shared/blobs/${layer.digest}`);
     const s = await run.done;
     assert.equal(client.body.length, layer.size);
     assert.equal(s.images.ok, 1);
-    assert.equal(fetchedFromCdn(hub, layer.digest), 1, "one upstream download for both");
+    assert.equal(fetchedFromCdn(env.hub, layer.digest), 1, "one upstream download for both");
   });
 
   it("POST /admin/prefetch streams the events as JSON lines, the summary last; refuses a bad request", async () => {
-    const img = multiPlatform(hub, "library/api", "1", ["linux/amd64"]);
-    const res = await fetch(`${mirror.url}/admin/prefetch`, {
+    const img = multiPlatform(env.hub, "library/api", "1", ["linux/amd64"]);
+    const res = await fetch(`${env.mirror.url}/admin/prefetch`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ images: ["api:1"], platforms: ["linux/amd64"] }),
@@ -236,7 +227,10 @@ describe("prefetch", () => {
     assert.equal(done.blobs.fetched, img.children[0]?.blobs.length);
 
     const bad = async (body: unknown) => {
-      const r = await fetch(`${mirror.url}/admin/prefetch`, { method: "POST", body: JSON.stringify(body) });
+      const r = await fetch(`${env.mirror.url}/admin/prefetch`, {
+        method: "POST",
+        body: JSON.stringify(body),
+      });
       const e = (await r.json()) as { errors: { code: string; message: string }[] };
       return { status: r.status, code: e.errors[0]?.code, message: e.errors[0]?.message };
     };
@@ -250,11 +244,11 @@ describe("prefetch", () => {
   });
 
   it("stops when the admin API's caller goes away: blobs not started by then are never fetched", async () => {
-    const layers = Array.from({ length: 8 }, () => blob(hub, 256 << 10));
-    const m = manifest(hub, "library/left", layers, "1");
-    hub.throttle = 1 << 20;
+    const layers = Array.from({ length: 8 }, () => blob(env.hub, 256 << 10));
+    const m = manifest(env.hub, "library/left", layers, "1");
+    env.hub.throttle = 1 << 20;
     const aborter = new AbortController();
-    const res = await fetch(`${mirror.url}/admin/prefetch`, {
+    const res = await fetch(`${env.mirror.url}/admin/prefetch`, {
       method: "POST",
       body: JSON.stringify({ images: ["left:1"] }),
       signal: aborter.signal,
@@ -265,10 +259,10 @@ describe("prefetch", () => {
     aborter.abort();
     await eventually(
       "the run to stop",
-      async () => (await mirror.metrics.value("hubmirror_blob_fills_in_flight")) === 0,
+      async () => (await env.mirror.metrics.value("hubmirror_blob_fills_in_flight")) === 0,
     );
-    hub.throttle = 0;
-    const fetched = m.blobs.filter((b) => fetchedFromCdn(hub, b.digest) === 1).length;
+    env.hub.throttle = 0;
+    const fetched = m.blobs.filter((b) => fetchedFromCdn(env.hub, b.digest) === 1).length;
     assert.ok(
       fetched > 0 && fetched <= 3,
       `${fetched} blobs fetched: those started (concurrency 2), no more`,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { useHubAndMirror } from "../fakes/mirror.js";
-import { type RawResponse, rawExchange } from "../fakes/raw-http.js";
+import { get, type RawResponse, rawExchange } from "../fakes/raw-client.js";
 import { sha256Digest } from "../helpers.js";
 
 const DOCKER = "application/vnd.docker.distribution.manifest.v2+json";
@@ -19,7 +19,6 @@ function assertOciError(res: RawResponse | undefined, status: number | number[],
 }
 
 const CLOSE = "Connection: close\r\n";
-const get = (path: string, headers = "") => `GET ${path} HTTP/1.1\r\nHost: mirror\r\n${headers}\r\n`;
 
 describe("malformed and unusual HTTP, on raw sockets", () => {
   const env = useHubAndMirror();
