@@ -9,8 +9,8 @@ import type { Locator, Page } from "playwright-core";
 import { request } from "undici";
 import { buildConsole } from "../../web/build.js";
 import { useHubAndMirror } from "../fakes/mirror.js";
-import { addUser, basic } from "../users/api-client.js";
-import { screenshot, useBrowser, type WatchedPage, watchedPage } from "./browser.js";
+import { ADMIN_CALLS, addUser, basic } from "../users/api-client.js";
+import { addAppImage, screenshot, useBrowser, type WatchedPage, watchedPage } from "./browser.js";
 
 const DOCKER = "application/vnd.docker.distribution.manifest.v2+json";
 const PASSWORD = "correct horse battery";
@@ -68,16 +68,7 @@ describe("the console's Users page", () => {
   before(async () => {
     await buildConsole();
     port = new URL(env.mirror.url).port;
-    env.hub.addManifest(
-      "library/app",
-      {
-        schemaVersion: 2,
-        mediaType: DOCKER,
-        config: { digest: env.hub.addBlob(Buffer.from("{}")), size: 2 },
-      },
-      DOCKER,
-      "latest",
-    );
+    addAppImage(env.hub);
     await addUser(env.mirror.url, "root", { admin: true, password: PASSWORD });
     alice = await addUser(env.mirror.url, "alice");
     bob = await addUser(env.mirror.url, "bob");
@@ -231,19 +222,7 @@ describe("the console's Users page", () => {
     const me = (await (await context.request.get(`${env.mirror.url}/api/me`)).json()) as {
       csrfToken: string;
     };
-    const calls: [method: string, path: string, body?: unknown][] = [
-      ["GET", "/api/users"],
-      ["GET", "/api/users/stats?name=bob"],
-      ["POST", "/api/users", { name: "mallory", admin: true }],
-      ["POST", "/api/users/disable", { name: "bob" }],
-      ["POST", "/api/users/enable", { name: "bob" }],
-      ["POST", "/api/users/quota", { name: "alice", requestsPerMinute: 0 }],
-      ["POST", "/api/users/reset-token", { name: "bob" }],
-      ["GET", "/api/invites"],
-      ["POST", "/api/invites", {}],
-      ["DELETE", "/api/invites", { id: 1 }],
-    ];
-    for (const [method, path, body] of calls) {
+    for (const [method, path, body] of ADMIN_CALLS) {
       const res = await context.request.fetch(`${env.mirror.url}${path}`, {
         method,
         headers: { origin: env.mirror.url, "x-csrf-token": me.csrfToken },

@@ -8,11 +8,13 @@ import { after, before } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { buildConsole } from "../../web/build.js";
 import type { Range } from "../../web/src/api.js";
+import type { FakeHub } from "../fakes/fake-hub.js";
 import { useHubAndMirror } from "../fakes/mirror.js";
 import { NOW, statsFixture } from "./stats-fixture.js";
 
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 export const MIRROR_NAME = "mirror.test";
+const DOCKER = "application/vnd.docker.distribution.manifest.v2+json";
 
 /** Where screenshots go: $TEST_ARTIFACTS_DIR, or test-artifacts/ of the repository (gitignored). */
 export const ARTIFACTS = join(process.env.TEST_ARTIFACTS_DIR ?? "test-artifacts", "console");
@@ -64,6 +66,16 @@ export async function watchedPage(browser: Browser): Promise<WatchedPage> {
     });
   });
   return { context, page, problems };
+}
+
+/** Puts `library/app:latest` (an empty config, no layers) on the hub: the image these suites pull. */
+export function addAppImage(hub: FakeHub): void {
+  hub.addManifest(
+    "library/app",
+    { schemaVersion: 2, mediaType: DOCKER, config: { digest: hub.addBlob(Buffer.from("{}")), size: 2 } },
+    DOCKER,
+    "latest",
+  );
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {

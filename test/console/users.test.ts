@@ -10,7 +10,7 @@ import { request } from "undici";
 import { buildConsole } from "../../web/build.js";
 import { useHubAndMirror } from "../fakes/mirror.js";
 import { eventually } from "../helpers.js";
-import { screenshot, useBrowser, type WatchedPage, watchedPage } from "./browser.js";
+import { addAppImage, screenshot, useBrowser, type WatchedPage, watchedPage } from "./browser.js";
 
 const DOCKER = "application/vnd.docker.distribution.manifest.v2+json";
 const PASSWORD = "correct horse battery";
@@ -40,16 +40,7 @@ describe("web console in users mode", () => {
   before(async () => {
     await buildConsole();
     port = new URL(env.mirror.url).port;
-    env.hub.addManifest(
-      "library/app",
-      {
-        schemaVersion: 2,
-        mediaType: DOCKER,
-        config: { digest: env.hub.addBlob(Buffer.from("{}")), size: 2 },
-      },
-      DOCKER,
-      "latest",
-    );
+    addAppImage(env.hub);
     w = await watchedPage(chrome.browser);
   });
   after(async () => {

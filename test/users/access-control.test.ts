@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { request } from "undici";
 import { FakeHub } from "../fakes/fake-hub.js";
 import { type InProcessMirror, startInProcessMirror } from "../fakes/mirror.js";
-import { ApiClient, addUser, code, whoAmI } from "./api-client.js";
+import { ADMIN_CALLS, ApiClient, addUser, code, whoAmI } from "./api-client.js";
 
 let hub: FakeHub;
 let m: InProcessMirror;
@@ -74,21 +74,8 @@ describe("a user's own data", () => {
 });
 
 describe("the user admin API", () => {
-  const adminCalls: [method: "GET" | "POST" | "DELETE", path: string, body?: unknown][] = [
-    ["GET", "/api/users"],
-    ["GET", "/api/users/stats?name=alice"],
-    ["POST", "/api/users", { name: "mallory", admin: true }],
-    ["POST", "/api/users/disable", { name: "bob" }],
-    ["POST", "/api/users/enable", { name: "bob" }],
-    ["POST", "/api/users/quota", { name: "alice", requestsPerMinute: 0 }],
-    ["POST", "/api/users/reset-token", { name: "bob" }],
-    ["GET", "/api/invites"],
-    ["POST", "/api/invites", {}],
-    ["DELETE", "/api/invites", { id: 1 }],
-  ];
-
   it("refuses a non-admin with 403, and changes nothing", async () => {
-    for (const [method, path, body] of adminCalls) {
+    for (const [method, path, body] of ADMIN_CALLS) {
       const res = await asAlice.call(method, path, body);
       assert.equal(res.status, 403, `${method} ${path}`);
       assert.equal(code(res), "DENIED");
@@ -100,7 +87,7 @@ describe("the user admin API", () => {
 
   it("refuses a caller who is not signed in with 401", async () => {
     const anonymous = new ApiClient(m.url);
-    for (const [method, path, body] of adminCalls) {
+    for (const [method, path, body] of ADMIN_CALLS) {
       assert.equal((await anonymous.call(method, path, body)).status, 401, `${method} ${path}`);
     }
     assert.equal(await whoAmI(anonymous), null);

@@ -66,6 +66,20 @@ export async function whoAmI(c: ApiClient): Promise<string | null> {
   return (me.body.user as { name: string } | null)?.name ?? null;
 }
 
+/** Every call of the user admin API (users and invites), each with a body it would take: all admins only. */
+export const ADMIN_CALLS: [method: "GET" | "POST" | "DELETE", path: string, body?: unknown][] = [
+  ["GET", "/api/users"],
+  ["GET", "/api/users/stats?name=bob"],
+  ["POST", "/api/users", { name: "mallory", admin: true }],
+  ["POST", "/api/users/disable", { name: "bob" }],
+  ["POST", "/api/users/enable", { name: "bob" }],
+  ["POST", "/api/users/quota", { name: "alice", requestsPerMinute: 0 }],
+  ["POST", "/api/users/reset-token", { name: "bob" }],
+  ["GET", "/api/invites"],
+  ["POST", "/api/invites", {}],
+  ["DELETE", "/api/invites", { id: 1 }],
+];
+
 /** The code of an answer's first OCI error. */
 export const code = (a: Answer): string | undefined => a.body.errors?.[0]?.code;
 
