@@ -1,7 +1,8 @@
-import { ApiError, type AuthSettings } from "../account.js";
+import type { AuthSettings } from "../account.js";
 import type { Invite, UserAdmin } from "../admin.js";
 import { fill, h, table } from "../dom.js";
 import { formatTime } from "../format.js";
+import { errorLine, inlineForm } from "../forms.js";
 import { once } from "./sign.js";
 
 function state(i: Invite, now: number): HTMLElement {
@@ -32,11 +33,7 @@ export function invitesSection(admin: UserAdmin, signup: AuthSettings["signup"])
   }
   const list = h("div", {});
   const made = h("div", {});
-  const status = h("p", { class: "form-error", role: "alert", hidden: true });
-  const fail = (err: Error) => {
-    status.textContent = err instanceof ApiError ? err.message : `The mirror did not answer: ${err.message}`;
-    status.hidden = false;
-  };
+  const status = errorLine();
   const load = async () => {
     const now = Date.now();
     const rows = (await admin.invites()).map((i) => {
@@ -49,7 +46,7 @@ export function invitesSection(admin: UserAdmin, signup: AuthSettings["signup"])
         admin
           .deleteInvite(i.id)
           .then(() => load())
-          .catch(fail);
+          .catch(status.fail);
       });
       return [
         h("code", {}, `${i.hint}…`),
@@ -63,19 +60,11 @@ export function invitesSection(admin: UserAdmin, signup: AuthSettings["signup"])
   };
   const expires = h("input", { id: "invite-expires", type: "text", autocomplete: "off", size: "6" });
   expires.value = "7d";
-  const form = h(
-    "form",
-    { class: "inline-form", "aria-label": "New invite" },
-    h("label", { for: "invite-expires" }, "Valid for"),
-    expires,
-    h("button", { type: "submit", class: "primary" }, "Create invite"),
-  );
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    status.hidden = true;
-    admin
-      .createInvite(expires.value)
-      .then((i) => {
+  const form = inlineForm(
+    { name: "New invite", label: "Valid for", input: expires, submit: "Create invite" },
+    status,
+    () =>
+      admin.createInvite(expires.value).then((i) => {
         fill(
           made,
           h(
@@ -91,16 +80,15 @@ export function invitesSection(admin: UserAdmin, signup: AuthSettings["signup"])
           ),
         );
         return load();
-      })
-      .catch(fail);
-  });
-  void load().catch(fail);
+      }),
+  );
+  void load().catch(status.fail);
   return h(
     "section",
     { "data-section": "invites", "aria-labelledby": "invites-title" },
     heading,
     form,
-    status,
+    status.el,
     made,
     list,
   );

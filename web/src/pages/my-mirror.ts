@@ -1,6 +1,7 @@
-import { type Account, ApiError } from "../account.js";
+import type { Account } from "../account.js";
 import { fill, h, table, tile } from "../dom.js";
 import { formatBytes, formatCount, formatTime } from "../format.js";
+import { errorLine, inlineForm } from "../forms.js";
 import type { Page } from "./page.js";
 import { secretBox } from "./sign.js";
 
@@ -21,11 +22,7 @@ export function myMirrorPage(account: Account): Page {
   if (!account.me) return signedOut("My mirror");
   const list = h("div", { "data-section": "tokens" });
   const made = h("div", {});
-  const status = h("p", { class: "form-error", role: "alert", hidden: true });
-  const fail = (err: Error) => {
-    status.textContent = err instanceof ApiError ? err.message : `The mirror did not answer: ${err.message}`;
-    status.hidden = false;
-  };
+  const status = errorLine();
   const load = async () => {
     const tokens = await account.tokens();
     const rows = tokens.map((t) => {
@@ -41,7 +38,7 @@ export function myMirrorPage(account: Account): Page {
             if (made.querySelector(`[data-secret="${t.id}"]`)) made.replaceChildren();
             return load();
           })
-          .catch(fail);
+          .catch(status.fail);
       });
       return [
         t.name,
@@ -59,26 +56,17 @@ export function myMirrorPage(account: Account): Page {
     required: true,
     autocomplete: "off",
   });
-  const create = h(
-    "form",
-    { class: "inline-form", "aria-label": "New pull token" },
-    h("label", { for: "token-name" }, "New token named"),
-    name,
-    h("button", { type: "submit", class: "primary" }, "Create token"),
-  );
-  create.addEventListener("submit", (e) => {
-    e.preventDefault();
-    status.hidden = true;
-    account
-      .createToken(name.value)
-      .then((t) => {
+  const create = inlineForm(
+    { name: "New pull token", label: "New token named", input: name, submit: "Create token" },
+    status,
+    () =>
+      account.createToken(name.value).then((t) => {
         name.value = "";
         made.replaceChildren(secretBox(t));
         return load();
-      })
-      .catch(fail);
-  });
-  void load().catch(fail);
+      }),
+  );
+  void load().catch(status.fail);
   const { user, mirror } = account.me;
   const el = h(
     "section",
@@ -92,7 +80,7 @@ export function myMirrorPage(account: Account): Page {
           ? `, or through your personal address ${new URL(mirror.url).protocol}//TOKEN.${mirror.domain}.`
           : "."),
     ),
-    status,
+    status.el,
     made,
     h("h3", {}, "Pull tokens"),
     list,

@@ -1,6 +1,7 @@
-import { type Account, ApiError, type NewToken } from "../account.js";
+import type { Account, NewToken } from "../account.js";
 import { copyText } from "../clipboard.js";
 import { h } from "../dom.js";
+import { failure } from "../forms.js";
 import type { Page } from "./page.js";
 
 function field(id: string, label: string, type: string, autocomplete: string, required = true): HTMLElement {
@@ -30,8 +31,7 @@ function form(
     error.hidden = true;
     action(f)
       .catch((err: Error) => {
-        error.textContent =
-          err instanceof ApiError ? err.message : `The mirror did not answer: ${err.message}`;
+        error.textContent = failure(err);
         error.hidden = false;
       })
       .finally(() => {

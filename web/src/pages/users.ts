@@ -1,7 +1,8 @@
-import { type Account, ApiError, type NewToken } from "../account.js";
+import type { Account, NewToken } from "../account.js";
 import { amountInput, type ListedUser, UserAdmin } from "../admin.js";
 import { fill, h, table, tile } from "../dom.js";
 import { formatAgo, formatBytes, formatCount, formatTime, sizeSetting } from "../format.js";
+import { errorLine } from "../forms.js";
 import { invitesSection } from "./invites.js";
 import type { Page } from "./page.js";
 import { once } from "./sign.js";
@@ -121,19 +122,15 @@ export function usersPage(account: Account): Page {
   const tiles = h("div", {});
   const list = h("div", { "data-section": "users" }, h("p", { class: "empty" }, "Loading…"));
   const panel = h("div", {});
-  const status = h("p", { class: "form-error", role: "alert", hidden: true });
-  const fail = (err: Error) => {
-    status.textContent = err instanceof ApiError ? err.message : `The mirror did not answer: ${err.message}`;
-    status.hidden = false;
-  };
+  const status = errorLine();
   /** Runs a change, then shows the list as it is now. */
   const act = (change: () => Promise<unknown>) =>
     change()
       .then(() => {
-        status.hidden = true;
+        status.hide();
         return load();
       })
-      .catch(fail);
+      .catch(status.fail);
   const button = (text: string, label: string, onClick: () => void) => {
     const b = h("button", { type: "button", class: "chip", "aria-label": label }, text);
     b.addEventListener("click", onClick);
@@ -189,13 +186,13 @@ export function usersPage(account: Account): Page {
     ]);
     fill(list, table("Users", COLUMNS, rows, "No users yet."));
   };
-  void load().catch(fail);
+  void load().catch(status.fail);
   const el = h(
     "section",
     { class: "page", "aria-labelledby": "users-title" },
     h("h2", { id: "users-title" }, "Users"),
     tiles,
-    status,
+    status.el,
     panel,
     list,
     invitesSection(admin, account.settings.signup),
