@@ -52,8 +52,16 @@ export async function streamEvents(
   work: (events: EventStream) => Promise<Record<string, unknown>>,
 ): Promise<void> {
   const aborter = new AbortController();
-  res.once("close", () => {
+  const gone = () => {
     if (!res.writableFinished) aborter.abort();
+  };
+  // The server keeps half-open connections (client-errors.ts), so a caller that left shows only as the end of its
+  // side; no caller of a long operation half-closes and still waits for it.
+  const socket = res.req.socket;
+  socket.once("end", gone);
+  res.once("close", () => {
+    socket.off("end", gone);
+    gone();
   });
   res.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-store" });
   res.flushHeaders();
