@@ -21,7 +21,7 @@ export function localWriteKind(err: unknown): LocalWriteKind | undefined {
   return undefined;
 }
 
-/** What was being cached when a local write failed. */
+/** What was being cached when a local write failed (metadata: whatever it was, the database failed). */
 export type CacheWrite = "blob" | "manifest" | "metadata";
 
 /**
@@ -36,9 +36,12 @@ export function reportLocalWrite(
   fields: Record<string, unknown> = {},
 ): void {
   const kind = localWriteKind(err) ?? "other";
-  metrics.localWriteErrors.inc({ what, kind });
+  const code = (err as NodeJS.ErrnoException).code;
+  // The object's bytes may have been written; what failed is the database's record of them.
+  const target = code?.startsWith("SQLITE_") ? "metadata" : what;
+  metrics.localWriteErrors.inc({ what: target, kind });
   log.error(
-    { ...fields, what, kind, code: (err as NodeJS.ErrnoException).code, err: err.message },
+    { ...fields, what: target, kind, code, err: err.message },
     "local write failed: serving without caching (free disk space or check the disk)",
   );
 }
@@ -59,8 +62,7 @@ export async function cacheWrite(
     return true;
   } catch (err) {
     if (!localWriteKind(err)) throw err;
-    const code = String((err as NodeJS.ErrnoException).code);
-    reportLocalWrite(log, metrics, code.startsWith("SQLITE_") ? "metadata" : what, err as Error, fields);
+    reportLocalWrite(log, metrics, what, err as Error, fields);
     return false;
   }
 }
