@@ -122,3 +122,18 @@ it("a pass-through keeps each byte until every reader has it, and turns away lat
   await w.close();
   await r.close();
 });
+
+it("a pass-through drops at once what no reader wants: a reader further on never stalls it", async () => {
+  const data = randomBytes(24 << 20);
+  const tail = new FillTail(async () => {}, undefined);
+  tail.stop(new Error("not kept"));
+  const ahead = tail.attach(20 << 20);
+  assert.ok(ahead);
+  for (let pos = 0; pos < 20 << 20; pos += 1 << 20) {
+    assert.equal(tail.append(data.subarray(pos, pos + (1 << 20))), undefined, `not held at ${pos}`);
+  }
+  tail.append(data.subarray(20 << 20));
+  const got = await tail.read(ahead.pos, 1 << 20, new BufferPair());
+  assert.ok(got.equals(data.subarray(20 << 20, 21 << 20)));
+  tail.detach(ahead);
+});

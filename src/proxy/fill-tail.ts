@@ -62,6 +62,9 @@ export class FillTail {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
       this.flushing ??= this.flush();
+    } else {
+      // Bytes no reader wants (all of them are further on, as a Range may be) are dropped at once.
+      this.trim();
     }
     if (this.behind() <= MAX_PENDING_BYTES) return undefined;
     return new Promise((resolve) => {
