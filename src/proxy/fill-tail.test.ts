@@ -137,3 +137,15 @@ it("a pass-through drops at once what no reader wants: a reader further on never
   assert.ok(got.equals(data.subarray(20 << 20, 21 << 20)));
   tail.detach(ahead);
 });
+
+it("a pass-through held for want of a reader goes on when one comes, even further on", async () => {
+  const tail = new FillTail(async () => {}, undefined);
+  tail.stop(new Error("not kept"));
+  let held: Promise<void> | undefined;
+  for (let i = 0; i < 16 && !held; i++) held = tail.append(Buffer.alloc(1 << 20)) ?? undefined;
+  assert.ok(held, "nothing is dropped while no reader follows: the download waits");
+  const ahead = tail.attach(20 << 20);
+  assert.ok(ahead);
+  await held;
+  tail.detach(ahead);
+});

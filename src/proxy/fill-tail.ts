@@ -93,6 +93,8 @@ export class FillTail {
     if (this.tailStart > Math.max(pos, this.written)) return undefined;
     const cursor = { pos };
     this.cursors.add(cursor);
+    // A reader further on than every byte held frees them (a pass-through waiting for a first reader).
+    if (this.stopped) this.release();
     return cursor;
   }
 
