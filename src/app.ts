@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { adminApi } from "./admin/admin-api.js";
 import { ADMIN_ROUTES } from "./admin/routes.js";
 import type { Config } from "./config/schema.js";
+import { reportLocalWrite } from "./errors/local-write.js";
 import { ConnectionTracker } from "./http/connections.js";
 import type { Services } from "./http/context.js";
 import { createRegistryServer } from "./http/server.js";
@@ -114,6 +115,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       offloader?.nudge();
       lifecycle?.onCommit(size);
     },
+    onIndexError: (err) => reportLocalWrite(log, metrics, "metadata", err),
   });
   if (tiers.offload) {
     const o = config.offload;

@@ -77,8 +77,17 @@ export class Metrics {
   readonly blobFills = counter(
     this.r,
     "hubmirror_blob_fills_total",
-    "Upstream blob downloads by outcome: committed, mismatch (digest or length wrong), failed",
+    "Upstream blob downloads by outcome: committed, streamed (larger than the cache: served, not kept), degraded " +
+      "(served, not kept: a local write failed or the disk had too little room), abandoned (not kept, and no " +
+      "client left to serve), mismatch (digest or length wrong), failed",
     ["registry", "outcome"] as const,
+  );
+  readonly localWriteErrors = counter(
+    this.r,
+    "hubmirror_local_write_errors_total",
+    "Failed writes to the data directory (what: blob, manifest, metadata; kind: no_space, io, other): caching " +
+      "stopped for that object, serving went on",
+    ["what", "kind"] as const,
   );
   readonly blobResumes = counter(
     this.r,

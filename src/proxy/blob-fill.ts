@@ -1,50 +1,23 @@
 import { createHash } from "node:crypto";
-import { type FileHandle, open, rm } from "node:fs/promises";
-import { join } from "node:path";
+import type { FileHandle } from "node:fs/promises";
 import { backoff } from "../async/backoff.js";
+import { localWriteKind } from "../errors/local-write.js";
 import { RegistryError } from "../errors/oci-errors.js";
-import type { Logger } from "../log/logger.js";
-import { type Digest, digestAlgorithm, digestHex } from "../reference/reference.js";
-import type { FileWriter } from "../storage/driver.js";
-import { tempName } from "../storage/temp-files.js";
+import { digestAlgorithm, digestHex } from "../reference/reference.js";
 import { BufferPair, pump, type RangeRequest } from "../store/send-range.js";
-import type { BlobBody } from "../upstream/upstream.js";
+import {
+  BlobMismatchError,
+  FillAbandonedError,
+  FillGapError,
+  type FillOptions,
+  resumable,
+} from "./fill-contract.js";
+import { FillOutput } from "./fill-output.js";
 import { FillTail } from "./fill-tail.js";
 
-export interface FillOptions {
-  digest: Digest;
-  /** Where the verified bytes go: visible only on commit. */
-  writer: () => Promise<FileWriter>;
-  spoolDir: string;
-  /** Opens the upstream body at an offset; called again to resume after an interruption. */
-  open: (offset: number) => Promise<BlobBody>;
-  resumeAttempts: number;
-  log: Logger;
-  onResume: () => void;
-  onBytes: (n: number) => void;
-  /** Aborts the download (shutdown): nothing is committed. */
-  signal?: AbortSignal | undefined;
-  /** False for a blob to stream to its clients without keeping it (larger than the whole cache). */
-  keep?: ((size: number) => boolean) | undefined;
-}
-
-/** Upstream sent bytes that don't match the digest, or more or other than it announced. Never resumed. */
-export class BlobMismatchError extends RegistryError {
-  constructor(message: string) {
-    // The upstream is at fault, not the client: 502, never a 4xx a client would take as final.
-    super("UPSTREAM_ERROR", message);
-  }
-}
-
 const RESUME_BACKOFF = { baseMs: 250, maxMs: 5000 };
-/** Read size when feeding object storage from the spool. */
-const UPLOAD_CHUNK = 1 << 20;
-const RESUMABLE_CODES = new Set(["UPSTREAM_UNAVAILABLE", "UPSTREAM_ERROR", "TOOMANYREQUESTS"]);
-
-function resumable(err: unknown): boolean {
-  if (err instanceof BlobMismatchError) return false;
-  return !(err instanceof RegistryError) || RESUMABLE_CODES.has(err.code);
-}
+/** How long a pass-through waits for a reader (its first one, or a new one) before it stops. */
+const ABANDON_MS = 10_000;
 
 /**
  * One upstream download of one blob, shared by every client that wants it. Bytes are hashed as they arrive and
@@ -52,16 +25,22 @@ function resumable(err: unknown): boolean {
  * so nobody waits for the whole blob and nobody causes a second download. The fill runs detached from any client:
  * it finishes (and caches) even when every client has gone. Only bytes whose digest and length match are
  * committed; otherwise every reader fails.
+ *
+ * A local write that fails (a full disk: ENOSPC, EIO) is not an upstream failure: the download is never retried
+ * for it. Writing stops and the download goes on as a pass-through to the clients reading it, verified as always,
+ * and nothing is committed; the same when the disk lacks room for the blob from the start, or it is not to be kept.
  */
 export class BlobFill {
   size: number | undefined;
   /** Resolves with the blob's size once upstream answered; rejects if it never does. */
   readonly ready: Promise<number>;
-  /** Resolves once committed; rejects on any failure. */
+  /** Resolves once committed, or streamed through without keeping it; rejects on any failure. */
   readonly done: Promise<void>;
   private state: "running" | "committed" | "failed" = "running";
-  /** False when the verified blob was streamed through and not kept (see FillOptions.keep). */
+  /** False when the verified blob was streamed through and not kept (see FillOptions.keep, onDegraded). */
   kept = true;
+  /** Why caching stopped: a local write failure, or too little room. */
+  degraded: Error | undefined;
   /** The bytes matched the digest: readers may finish, even while the commit (fsync, rename) is under way. */
   private verified = false;
   private error: Error | undefined;
@@ -69,6 +48,7 @@ export class BlobFill {
   private tail: FillTail | undefined;
   private readHandle: FileHandle | undefined;
   private readers = 0;
+  private abandonTimer: NodeJS.Timeout | undefined;
   private resolveReady!: (size: number) => void;
 
   constructor(private readonly o: FillOptions) {
@@ -95,26 +75,22 @@ export class BlobFill {
 
   private async run(): Promise<void> {
     const { digest } = this.o;
-    const writer = await this.o.writer();
-    let spool: FileHandle | undefined;
-    let spoolPath: string | undefined;
+    const out = await FillOutput.open(this.o.writer, this.o.spoolDir).catch((err: Error) => {
+      if (!localWriteKind(err)) throw err;
+      return err;
+    });
+    const output = out instanceof FillOutput ? out : undefined;
+    this.readHandle = output?.readHandle;
+    const tail = new FillTail(
+      (batch, offset) => (output as FillOutput).write(batch, offset),
+      this.readHandle,
+      (why) => this.degrade(why),
+    );
+    this.tail = tail;
+    if (!output) this.degrade(out as Error);
     try {
-      // Readers behind the head read the driver's own temp file when it has one; otherwise a local spool copy.
-      let readPath = writer.localPath;
-      if (!readPath) {
-        spoolPath = join(this.o.spoolDir, tempName());
-        spool = await open(spoolPath, "w");
-        readPath = spoolPath;
-      }
-      this.readHandle = await open(readPath, "r");
-      const spooled = spool;
-      const sink = spooled
-        ? async (batch: Buffer[], offset: number) => void (await spooled.writev(batch, offset))
-        : (batch: Buffer[]) => writer.write(batch);
-      const tail = new FillTail(sink, this.readHandle);
-      this.tail = tail;
       const hash = createHash(digestAlgorithm(digest));
-      await this.download(tail, hash);
+      await this.download(tail, hash, output);
       const actual = hash.digest("hex");
       if (actual !== digestHex(digest)) {
         throw new BlobMismatchError(
@@ -124,53 +100,76 @@ export class BlobFill {
       this.verified = true;
       this.wake();
       await tail.drain();
-      if (this.o.keep && !this.o.keep(this.size ?? 0)) {
-        // Readers keep reading the open file after the temp copy is removed.
-        this.kept = false;
-        await writer.cancel();
-        this.state = "committed";
-        return;
+      if (output && !tail.stopped) {
+        try {
+          await output.commit(this.size ?? 0);
+          this.state = "committed";
+          return;
+        } catch (err) {
+          // Readers have every byte already; a disk or database too full to store the blob only costs the cache.
+          if (!localWriteKind(err)) throw err;
+          this.degrade(err as Error);
+        }
       }
-      // Storage without a local file (object storage) gets the blob from the spool once it is verified, as
-      // Distribution stores after serving: the download and its clients never wait for the upload (on a 2-core
-      // machine uploading alongside slowed cold pulls by a third), and a lying upstream costs no upload at all.
-      if (spooled) await this.upload(writer, this.readHandle);
-      await writer.commit();
+      this.kept = false;
+      await output?.discard();
       this.state = "committed";
     } catch (err) {
       // Fail readers before anything else: none may take a partial body for a whole one.
       this.state = "failed";
       this.error = err as Error;
       this.wake();
-      await this.tail?.drain().catch(() => {});
-      await writer.cancel().catch(() => {});
+      await tail.drain();
+      await output?.discard();
       throw this.error;
     } finally {
-      await spool?.close();
-      if (spoolPath) await rm(spoolPath, { force: true });
+      clearTimeout(this.abandonTimer);
+      await output?.close();
       this.wake();
     }
   }
 
-  /** Copies the whole spooled blob to the storage writer, one reused buffer at a time. */
-  private async upload(writer: FileWriter, file: FileHandle): Promise<void> {
-    const size = this.size ?? 0;
-    const buf = Buffer.allocUnsafeSlow(UPLOAD_CHUNK);
-    for (let pos = 0; pos < size; ) {
-      const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, size - pos), pos);
-      if (bytesRead === 0) throw new Error(`spool of ${this.o.digest} ended at ${pos} of ${size} bytes`);
-      // The writer is done with the bytes when write() resolves, so the buffer is reused.
-      await writer.write(buf.subarray(0, bytesRead));
-      pos += bytesRead;
-    }
+  /** Caching stops (once): the download goes on as a pass-through. */
+  private degrade(why: Error): void {
+    if (this.degraded) return;
+    this.degraded = why;
+    this.tail?.stop(why);
+    this.o.onDegraded?.(why);
+    this.watchReaders();
   }
 
-  private async download(tail: FillTail, hash: ReturnType<typeof createHash>): Promise<void> {
+  /** Once upstream told the size: whether to write at all (kept, and room on the disk for it). */
+  private async decide(tail: FillTail, size: number, output: FillOutput | undefined): Promise<void> {
+    if (this.o.keep && !this.o.keep(size)) {
+      tail.stop(new Error("not kept"));
+      this.watchReaders();
+      return;
+    }
+    const noRoom = await output?.room(size);
+    if (noRoom) this.degrade(noRoom);
+  }
+
+  /** A pass-through without readers keeps nothing for anyone: it stops unless one comes within ABANDON_MS. */
+  private watchReaders(): void {
+    if (this.readers > 0 || this.abandonTimer || this.state !== "running" || !this.tail?.stopped) return;
+    this.abandonTimer = setTimeout(() => {
+      this.abandonTimer = undefined;
+      if (this.readers === 0) this.tail?.abort(new FillAbandonedError("no client is reading it"));
+    }, ABANDON_MS);
+    this.abandonTimer.unref();
+  }
+
+  private async download(
+    tail: FillTail,
+    hash: ReturnType<typeof createHash>,
+    output: FillOutput | undefined,
+  ): Promise<void> {
     for (let resumes = 0; ; resumes++) {
       try {
         const { totalSize, body } = await this.o.open(tail.received);
         if (this.size === undefined) {
           this.size = totalSize;
+          await this.decide(tail, totalSize, output);
           this.resolveReady(totalSize);
         } else if (totalSize !== this.size) {
           throw new BlobMismatchError(
@@ -234,11 +233,17 @@ export class BlobFill {
    */
   async send(r: RangeRequest, committed: (r: RangeRequest) => Promise<void>): Promise<void> {
     const tail = this.tail;
-    if (this.state === "committed" && !this.readHandle) return committed(r);
+    if (this.state === "committed" && this.kept && !this.readHandle) return committed(r);
     if ((this.state === "failed" && !this.verified) || !tail) {
       throw this.error ?? new RegistryError("BLOB_UNKNOWN", "blob download failed");
     }
+    // A pass-through that is over (or has no reader left to keep its bytes) has nothing more to give.
+    const open = this.state === "running" || this.readers > 0;
+    const cursor = open ? tail.attach(r.start) : undefined;
+    if (!cursor) throw new FillGapError(`the download of ${this.o.digest} has moved on`);
     this.readers++;
+    clearTimeout(this.abandonTimer);
+    this.abandonTimer = undefined;
     try {
       r.begin();
       const pair = new BufferPair();
@@ -267,12 +272,15 @@ export class BlobFill {
           }
           const chunk = await tail.read(pos, Math.min(BufferPair.CHUNK, available), pair);
           pos += chunk.length;
+          tail.advance(cursor, pos);
           return chunk;
         }
       });
       pair.release();
     } finally {
+      tail.detach(cursor);
       this.readers--;
+      this.watchReaders();
       this.settle();
     }
   }

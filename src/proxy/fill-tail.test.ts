@@ -35,24 +35,117 @@ it("serves every byte, from memory near the head and from the file behind it", a
   await r.close();
 });
 
-it("holds back the download while the disk is behind, and surfaces a write error", async () => {
-  const { r } = await tempFile();
+it("holds back the download while the disk is behind; a failed write makes it a pass-through", async () => {
+  const { w, r } = await tempFile();
   let release!: () => void;
   const gate = new Promise<void>((ok) => {
     release = ok;
   });
   let fail = false;
-  const tail = new FillTail(async () => {
-    await gate;
-    if (fail) throw new Error("disk full");
-  }, r);
+  const stops: Error[] = [];
+  const tail = new FillTail(
+    async () => {
+      await gate;
+      if (fail) throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+    },
+    r,
+    (why) => stops.push(why),
+  );
   let waited: Promise<void> | undefined;
   for (let i = 0; i < 20 && !waited; i++) waited = tail.append(Buffer.alloc(1 << 20)) ?? undefined;
   assert.ok(waited, "append asks the caller to wait once too much is unwritten");
   fail = true;
   release();
-  await waited;
-  await assert.rejects(tail.drain(), /disk full/);
-  assert.throws(() => tail.append(Buffer.alloc(1)), /disk full/);
+  await tail.drain();
+  assert.match(tail.stopped?.message ?? "", /no space/);
+  assert.equal(stops.length, 1, "told once");
+  assert.equal(tail.written, 0);
+  // Nothing is dropped while no reader follows: the download waits for one.
+  assert.ok(tail.append(Buffer.alloc(1)), "still held back, not failed");
+  await w.close();
   await r.close();
+});
+
+it("a pass-through keeps each byte until every reader has it, and turns away late readers", async () => {
+  const { w, r } = await tempFile();
+  const data = randomBytes(24 << 20);
+  const chunk = 256 << 10;
+  const tail = new FillTail(async (batch, offset) => {
+    // The disk fills up after 4 MiB.
+    if (offset >= 4 << 20) throw Object.assign(new Error("disk full"), { code: "ENOSPC" });
+    await w.writev(batch, offset);
+  }, r);
+  const slow = tail.attach(0);
+  const fast = tail.attach(0);
+  assert.ok(slow && fast);
+  const pair = new BufferPair();
+  /** Reads [cursor.pos, to) and checks every byte. */
+  const readTo = async (cursor: typeof slow, to: number) => {
+    while (cursor.pos < Math.min(to, tail.received)) {
+      const got = await tail.read(cursor.pos, Math.min(1 << 20, to - cursor.pos), pair);
+      assert.ok(got.equals(data.subarray(cursor.pos, cursor.pos + got.length)), `bytes at ${cursor.pos}`);
+      tail.advance(cursor, cursor.pos + got.length);
+    }
+  };
+  let pos = 0;
+  let held: Promise<void> | undefined;
+  while (pos < data.length && !held) {
+    held = tail.append(data.subarray(pos, pos + chunk)) ?? undefined;
+    pos += chunk;
+    await tail.drain();
+  }
+  assert.ok(tail.stopped, "writing stopped at the full disk");
+  assert.ok(held, "the download waits for the slowest reader");
+  assert.ok(pos < 16 << 20, `held back after ${pos} bytes`);
+  await readTo(fast, pos);
+  let resumed = false;
+  void held.then(() => {
+    resumed = true;
+  });
+  await Promise.resolve();
+  assert.equal(resumed, false, "the fast reader alone does not release it");
+  await readTo(slow, pos);
+  await held;
+  // A reader from the start would need bytes both readers had and nobody kept.
+  assert.equal(tail.attach(0), undefined, "too late to follow");
+  while (pos < data.length) {
+    const wait = tail.append(data.subarray(pos, pos + chunk));
+    pos += chunk;
+    await readTo(fast, pos);
+    await readTo(slow, pos);
+    await wait;
+  }
+  assert.equal(slow.pos, data.length);
+  assert.equal(fast.pos, data.length);
+  tail.detach(slow);
+  tail.detach(fast);
+  await w.close();
+  await r.close();
+});
+
+it("a pass-through drops at once what no reader wants: a reader further on never stalls it", async () => {
+  const data = randomBytes(24 << 20);
+  const tail = new FillTail(async () => {}, undefined);
+  tail.stop(new Error("not kept"));
+  const ahead = tail.attach(20 << 20);
+  assert.ok(ahead);
+  for (let pos = 0; pos < 20 << 20; pos += 1 << 20) {
+    assert.equal(tail.append(data.subarray(pos, pos + (1 << 20))), undefined, `not held at ${pos}`);
+  }
+  tail.append(data.subarray(20 << 20));
+  const got = await tail.read(ahead.pos, 1 << 20, new BufferPair());
+  assert.ok(got.equals(data.subarray(20 << 20, 21 << 20)));
+  tail.detach(ahead);
+});
+
+it("a pass-through held for want of a reader goes on when one comes, even further on", async () => {
+  const tail = new FillTail(async () => {}, undefined);
+  tail.stop(new Error("not kept"));
+  let held: Promise<void> | undefined;
+  for (let i = 0; i < 16 && !held; i++) held = tail.append(Buffer.alloc(1 << 20)) ?? undefined;
+  assert.ok(held, "nothing is dropped while no reader follows: the download waits");
+  const ahead = tail.attach(20 << 20);
+  assert.ok(ahead);
+  await held;
+  tail.detach(ahead);
 });

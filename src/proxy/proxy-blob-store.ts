@@ -1,4 +1,5 @@
 import { SingleFlight } from "../async/single-flight.js";
+import { reportLocalWrite } from "../errors/local-write.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { InUse } from "../lifecycle/in-use.js";
 import type { Logger } from "../log/logger.js";
@@ -7,7 +8,8 @@ import type { Metrics } from "../metrics/metrics.js";
 import type { Digest } from "../reference/reference.js";
 import { BlobVanishedError, type LocalBlobStore } from "../store/blob-store.js";
 import type { RangeRequest } from "../store/send-range.js";
-import { BlobFill, BlobMismatchError } from "./blob-fill.js";
+import { BlobFill } from "./blob-fill.js";
+import { BlobMismatchError, FillAbandonedError, FillGapError } from "./fill-contract.js";
 import type { RepoLinks, RepoRef } from "./repo-links.js";
 
 /** A client sent to storage or a CDN fetches the blob right after; removal waits this long. */
@@ -117,9 +119,28 @@ export class ProxyBlobStore {
     return {
       size,
       result: joined ? "joined" : "miss",
-      send: (r) => p.send(r, (again) => this.sendStored(b, again)),
+      send: (r) => this.follow(b, p, r),
       stored: p.done,
     };
+  }
+
+  /**
+   * Streams a range from a download. A client too late to follow a pass-through (a blob not being cached: the
+   * bytes it needs are gone) gets a download of its own, also kept by nobody.
+   */
+  private async follow(b: BlobRef, fill: BlobFill, r: RangeRequest): Promise<void> {
+    try {
+      await fill.send(r, (again) => this.sendStored(b, again));
+    } catch (err) {
+      if (!(err instanceof FillGapError)) throw err;
+      this.o.log.debug(
+        { digest: b.digest },
+        "too late to follow a blob that is not cached: fetching it again",
+      );
+      const own = this.newFill(b, () => false);
+      await own.ready;
+      await own.send(r, (again) => this.sendStored(b, again));
+    }
   }
 
   /** A hit, or undefined for a miss: not indexed, or its bytes vanished behind the index's back. */
@@ -164,57 +185,73 @@ export class ProxyBlobStore {
     }
   }
 
-  private async startFill({ upstream, key, digest }: BlobRef): Promise<BlobFill | BlobRecord> {
+  private async startFill(b: BlobRef): Promise<BlobFill | BlobRecord> {
+    const { key, digest } = b;
     // A fill may have committed since our lookup, or a crash may have left a committed blob unindexed.
     const recovered = await this.o.store.recover(digest);
     if (recovered) return recovered;
+    const fill = this.newFill(b, (size) => this.o.maxSize === undefined || size <= this.o.maxSize);
+    // Nothing removes the blob while it downloads (its readers read the fill's own file handle, which outlives it).
+    const release = this.o.inUse.acquire(digest);
+    this.downloading.set(digest, { key, fill });
+    // Upstream serving the blob under this name is what links the repository to it.
+    fill.ready.then(() => this.o.links.link(key, [digest])).catch(() => {});
+    fill.done
+      .catch(() => {})
+      .finally(() => {
+        if (this.downloading.get(digest)?.fill === fill) this.downloading.delete(digest);
+        release();
+      });
+    return fill;
+  }
+
+  /** A download, counted and logged; `keep` says whether a blob of a size is to be cached. */
+  private newFill({ upstream, key, digest }: BlobRef, keep: (size: number) => boolean): BlobFill {
+    const { log, metrics } = this.o;
     const labels = { registry: key.registry };
     const fill = new BlobFill({
       digest,
       writer: () => this.o.store.writer(digest),
       spoolDir: this.o.spoolDir,
       resumeAttempts: this.o.resumeAttempts(key.registry),
-      log: this.o.log,
+      log,
       signal: this.o.signal,
       open: (offset) => upstream.openBlob(key.repo, digest, offset, this.o.signal),
-      onResume: () => this.o.metrics.blobResumes.inc(labels),
+      onResume: () => metrics.blobResumes.inc(labels),
       onBytes: (n) => {
-        this.o.metrics.upstreamBytes.inc(labels, n);
+        metrics.upstreamBytes.inc(labels, n);
         this.o.onUpstreamBytes?.(n);
       },
-      keep: (size) => this.o.maxSize === undefined || size <= this.o.maxSize,
+      keep,
+      onDegraded: (why) => reportLocalWrite(log, metrics, "blob", why, { digest, repo: key.repo }),
     });
-    // Nothing removes the blob while it downloads (its readers read the fill's own file handle, which outlives it).
-    const release = this.o.inUse.acquire(digest);
-    this.downloading.set(digest, { key, fill });
-    // Upstream serving the blob under this name is what links the repository to it.
-    fill.ready.then(() => this.o.links.link(key, [digest])).catch(() => {});
-    this.o.metrics.fillsInFlight.inc();
-    fill.done.then(
-      () => {
-        this.o.metrics.blobFills.inc({ ...labels, outcome: fill.kept ? "committed" : "streamed" });
-        this.o.meta.addCounters({ upstream_blob_bytes: fill.received, blobs_cached: fill.kept ? 1 : 0 });
-        if (!fill.kept)
-          this.o.log.info({ digest, size: fill.size }, "blob larger than the cache: served, not kept");
-      },
-      (err: Error) => {
-        const outcome = err instanceof BlobMismatchError ? "mismatch" : "failed";
-        this.o.metrics.blobFills.inc({ ...labels, outcome });
-        // An upstream's 4xx (an unknown digest, a refused name) answers the client's request: not the operator's;
-        // its rate limit is a warning (more credentials would lift it).
-        let level: "error" | "warn" | "debug" = "error";
-        if (err instanceof RegistryError && err.status < 500)
-          level = err.code === "TOOMANYREQUESTS" ? "warn" : "debug";
-        this.o.log[level]({ digest, repo: key.repo, outcome, err: err.message }, "blob download not cached");
-      },
-    );
+    metrics.fillsInFlight.inc();
     fill.done
-      .catch(() => {})
-      .finally(() => {
-        this.o.metrics.fillsInFlight.dec();
-        if (this.downloading.get(digest)?.fill === fill) this.downloading.delete(digest);
-        release();
-      });
+      .then(
+        () => {
+          const outcome = fill.degraded ? "degraded" : fill.kept ? "committed" : "streamed";
+          metrics.blobFills.inc({ ...labels, outcome });
+          this.o.meta.addCounters({ upstream_blob_bytes: fill.received, blobs_cached: fill.kept ? 1 : 0 });
+          if (outcome === "streamed")
+            log.info({ digest, size: fill.size }, "blob larger than the cache: served, not kept");
+        },
+        (err: Error) => {
+          if (err instanceof FillAbandonedError) {
+            metrics.blobFills.inc({ ...labels, outcome: "abandoned" });
+            log.info({ digest, repo: key.repo }, "blob not cached and no client left: download stopped");
+            return;
+          }
+          const outcome = err instanceof BlobMismatchError ? "mismatch" : "failed";
+          metrics.blobFills.inc({ ...labels, outcome });
+          // An upstream's 4xx (an unknown digest, a refused name) answers the client's request: not the operator's;
+          // its rate limit is a warning (more credentials would lift it).
+          let level: "error" | "warn" | "debug" = "error";
+          if (err instanceof RegistryError && err.status < 500)
+            level = err.code === "TOOMANYREQUESTS" ? "warn" : "debug";
+          log[level]({ digest, repo: key.repo, outcome, err: err.message }, "blob download not cached");
+        },
+      )
+      .finally(() => metrics.fillsInFlight.dec());
     return fill;
   }
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { LRUCache } from "lru-cache";
 import { SingleFlight } from "../async/single-flight.js";
+import { cacheWrite } from "../errors/local-write.js";
 import type { RegistryError } from "../errors/oci-errors.js";
 import type { Logger } from "../log/logger.js";
 import type { MetadataStore, RepoKey } from "../metadata/store.js";
@@ -106,7 +107,7 @@ export class ProxyManifestStore {
     const { upstream: up, key } = repo;
     const head = await up.headManifest(key.repo, tag);
     if (head.digest !== cached.digest) return this.fetchTag(repo, tag);
-    await this.o.meta.touchTag(key, tag, Date.now());
+    await this.cacheWrite({ repo: key.repo, tag }, () => this.o.meta.touchTag(key, tag, Date.now()));
     return cached;
   }
 
@@ -114,7 +115,7 @@ export class ProxyManifestStore {
     const { upstream: up, key } = repo;
     const m = await up.getManifest(key.repo, tag);
     const stored = await this.store(key, m.digest, m.mediaType, m.body);
-    await this.o.meta.putTag(key, tag, m.digest, Date.now());
+    await this.cacheWrite({ repo: key.repo, tag }, () => this.o.meta.putTag(key, tag, m.digest, Date.now()));
     return stored;
   }
 
@@ -128,12 +129,21 @@ export class ProxyManifestStore {
     const parsed = parseManifestJson(body);
     const mediaType = parsed.mediaType || contentType;
     const references = referencesOf(parsed);
-    await this.o.store.put(digest, body);
-    await this.o.meta.putManifest({ digest, mediaType, size: body.length });
-    await this.o.meta.putManifestRefs(digest, references);
+    const manifest: Manifest = { digest, mediaType, body, result: "miss" };
+    const stored = await this.cacheWrite({ repo: key.repo, digest }, async () => {
+      await this.o.store.put(digest, body);
+      await this.o.meta.putManifest({ digest, mediaType, size: body.length });
+      await this.o.meta.putManifestRefs(digest, references);
+    });
+    if (!stored) return manifest;
     await this.o.links.link(key, [digest, ...references]);
     this.memory.set(digest, { mediaType, body });
-    return { digest, mediaType, body, result: "miss" };
+    return manifest;
+  }
+
+  /** A write to the cache that a full disk or a failing database turns into a log line, not a failed request. */
+  private cacheWrite(fields: Record<string, unknown>, write: () => Promise<unknown>): Promise<boolean> {
+    return cacheWrite(this.o.log, this.o.metrics, "manifest", fields, write);
   }
 
   /** Drops the in-memory copy of a manifest removed from the store: the next request looks it up again. */

@@ -116,6 +116,25 @@ export class FsDriver implements StorageDriver {
   }
 }
 
+/**
+ * Writes every byte of `data` at `offset`: a writev may write only part (a disk filling up does that before it
+ * fails with ENOSPC), so the rest is written again until none is left.
+ */
+export async function writeAll(
+  handle: FileHandle,
+  data: Buffer | readonly Buffer[],
+  offset: number,
+): Promise<number> {
+  let chunks = Buffer.isBuffer(data) ? [data] : [...data];
+  let written = 0;
+  while (chunks.length > 0) {
+    const { bytesWritten } = await handle.writev(chunks, offset + written);
+    written += bytesWritten;
+    chunks = afterBytes(chunks, bytesWritten);
+  }
+  return written;
+}
+
 /** What is left of `chunks` after the first `n` bytes (a short write). */
 function afterBytes(chunks: Buffer[], n: number): Buffer[] {
   let skip = n;
@@ -141,12 +160,7 @@ class FsWriter implements FileWriter {
   ) {}
 
   async write(data: Buffer | readonly Buffer[]): Promise<void> {
-    let chunks = Buffer.isBuffer(data) ? [data] : [...data];
-    while (chunks.length > 0) {
-      const { bytesWritten } = await this.handle.writev(chunks, this.size);
-      this.size += bytesWritten;
-      chunks = afterBytes(chunks, bytesWritten);
-    }
+    this.size += await writeAll(this.handle, data, this.size);
   }
 
   async commit(): Promise<void> {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { addAbortSignal } from "node:stream";
 import { LRUCache } from "lru-cache";
+import { localWriteKind } from "../errors/local-write.js";
 import { RegistryError } from "../errors/oci-errors.js";
 import type { BlobIndex, BlobRecord } from "../metadata/store.js";
 import { type Digest, digestAlgorithm } from "../reference/reference.js";
@@ -20,6 +21,8 @@ export interface LocalBlobStoreOptions {
   offload?: StorageDriver | undefined;
   /** Told when a blob is committed (the offload worker wakes up). */
   onCommit?: ((digest: Digest, size: number) => void) | undefined;
+  /** Told when the index could not record found content (a full disk): the content is served all the same. */
+  onIndexError?: ((err: Error) => void) | undefined;
 }
 
 /**
@@ -61,6 +64,7 @@ export class LocalBlobStore {
   private readonly index: BlobIndex;
   private readonly offload: StorageDriver | undefined;
   private readonly onCommit: (digest: Digest, size: number) => void;
+  private readonly onIndexError: (err: Error) => void;
   /** Redirect targets recently confirmed to hold a digest's bytes. */
   private readonly confirmed = new LRUCache<string, true>({ max: 10_000, ttl: CONFIRMED_MS });
 
@@ -69,6 +73,7 @@ export class LocalBlobStore {
     this.index = o.index;
     this.offload = o.offload;
     this.onCommit = o.onCommit ?? (() => {});
+    this.onIndexError = o.onIndexError ?? (() => {});
   }
 
   /** What the index says is stored; never touches the driver. */
@@ -90,7 +95,14 @@ export class LocalBlobStore {
       throw unavailable(err);
     });
     if (!st || st.isDir) return undefined;
-    await this.index.putBlob(digest, st.size, "blob");
+    try {
+      await this.index.putBlob(digest, st.size, "blob");
+    } catch (err) {
+      if (!localWriteKind(err)) throw err;
+      this.onIndexError(err as Error);
+      // Served as found; a later request indexes it once the database takes writes again.
+      return { digest, size: st.size, kind: "blob", location: "local", lastAccess: Date.now(), requests: 0 };
+    }
     return this.index.getBlob(digest);
   }
 
