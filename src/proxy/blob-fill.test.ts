@@ -63,7 +63,9 @@ function fullAfter(room: number): () => Promise<FileWriter> {
   };
 }
 
-it("every reader gets the whole blob, or is turned away before its first byte; nothing stalls", async () => {
+it("every reader gets the whole blob, or is turned away before its first byte; nothing stalls", {
+  timeout: 60_000,
+}, async () => {
   const random = generator(SEED);
   const pick = (n: number) => Math.floor(random() * n);
   for (let round = 0; round < ROUNDS; round++) {

@@ -14,7 +14,9 @@ async function tempFile() {
   return { w, r };
 }
 
-it("serves every byte, from memory near the head and from the file behind it", async () => {
+it("serves every byte, from memory near the head and from the file behind it", {
+  timeout: 20_000,
+}, async () => {
   const { w, r } = await tempFile();
   let writes = 0;
   const tail = new FillTail(async (batch, offset) => {
@@ -35,7 +37,9 @@ it("serves every byte, from memory near the head and from the file behind it", a
   await r.close();
 });
 
-it("holds back the download while the disk is behind; a failed write makes it a pass-through", async () => {
+it("holds back the download while the disk is behind; a failed write makes it a pass-through", {
+  timeout: 20_000,
+}, async () => {
   const { w, r } = await tempFile();
   let release!: () => void;
   const gate = new Promise<void>((ok) => {
@@ -66,7 +70,9 @@ it("holds back the download while the disk is behind; a failed write makes it a 
   await r.close();
 });
 
-it("a pass-through keeps each byte until every reader has it, and turns away late readers", async () => {
+it("a pass-through keeps each byte until every reader has it, and turns away late readers", {
+  timeout: 20_000,
+}, async () => {
   const { w, r } = await tempFile();
   const data = randomBytes(24 << 20);
   const chunk = 256 << 10;
@@ -123,7 +129,9 @@ it("a pass-through keeps each byte until every reader has it, and turns away lat
   await r.close();
 });
 
-it("a pass-through drops at once what no reader wants: a reader further on never stalls it", async () => {
+it("a pass-through drops at once what no reader wants: a reader further on never stalls it", {
+  timeout: 20_000,
+}, async () => {
   const data = randomBytes(24 << 20);
   const tail = new FillTail(async () => {}, undefined);
   tail.stop(new Error("not kept"));
@@ -138,7 +146,9 @@ it("a pass-through drops at once what no reader wants: a reader further on never
   tail.detach(ahead);
 });
 
-it("a pass-through held for want of a reader goes on when one comes, even further on", async () => {
+it("a pass-through held for want of a reader goes on when one comes, even further on", {
+  timeout: 20_000,
+}, async () => {
   const tail = new FillTail(async () => {}, undefined);
   tail.stop(new Error("not kept"));
   let held: Promise<void> | undefined;

@@ -38,7 +38,7 @@ function failWrites(meta: MetadataStore, err: Error): () => void {
   };
 }
 
-describe("a metadata database that can't be written", () => {
+describe("a metadata database that can't be written", { timeout: 60_000 }, () => {
   let hub: FakeHub;
   let mirror: InProcessMirror;
   before(async () => {

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { useHubAndMirror } from "../fakes/mirror.js";
 
-describe("a blob streamed without keeping it", () => {
+describe("a blob streamed without keeping it", { timeout: 60_000 }, () => {
   const env = useHubAndMirror({ cache: { maxSize: "1MiB" } });
 
   it("holds for a slow client, and gives a late one a download of its own", async () => {
