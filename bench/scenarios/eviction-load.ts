@@ -1,6 +1,7 @@
 // The load of the eviction scenario: pulls as a client makes them, a Zipf-popular sequence of them, hits while new
 // content streams in, and what the mirror's access log says each request was (a hit or not).
 import { readFileSync } from "node:fs";
+import { seededRandom } from "../../test/fakes/seeded-random.js";
 import type { TestImage } from "../../test/fixtures/images.js";
 import { getOk } from "../http.js";
 
@@ -13,22 +14,11 @@ export interface Sample {
   bytes: number;
 }
 
-/** mulberry32: a small seeded generator, so that both mirrors and every run get the same sequence. */
-export function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `length` image indexes in [0, n), index k drawn with probability ∝ 1/(k+1). */
 export function zipfSequence(n: number, length: number, seed: number): number[] {
   const weights = Array.from({ length: n }, (_, k) => 1 / (k + 1));
   const total = weights.reduce((a, b) => a + b, 0);
-  const next = random(seed);
+  const next = seededRandom(seed);
   return Array.from({ length }, () => {
     let x = next() * total;
     for (const [k, w] of weights.entries()) {

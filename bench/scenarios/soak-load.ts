@@ -8,9 +8,9 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { seededRandom as random } from "../../test/fakes/seeded-random.js";
 import { streamDigest } from "../../test/helpers.js";
 import { tsWorker } from "../clients.js";
-import { random } from "./eviction-load.js";
 import type { SoakFailure, SoakImage, SoakWorkerJob, SoakWorkerReport } from "./soak-worker.js";
 
 const run = promisify(execFile);

@@ -3,8 +3,8 @@
 // is hashed as it arrives and compared with its digest and size: a complete 200 that does not match is bytes a
 // client would have accepted. A request cut short or refused (the mirror was killed) is an error, not wrong bytes.
 import { parentPort, workerData } from "node:worker_threads";
+import { seededRandom as random } from "../../test/fakes/seeded-random.js";
 import { get } from "../http.js";
-import { random } from "./eviction-load.js";
 
 export interface SoakPart {
   digest: string;

@@ -9,6 +9,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { seededRandom as random } from "../../test/fakes/seeded-random.js";
 import { makeBlobImage, pushImage, type TestImage } from "../../test/fixtures/images.js";
 import { startTokenServer } from "../../test/fixtures/token-server.js";
 import { freePort, startUpstreamRegistry } from "../../test/fixtures/upstream-registry.js";
@@ -16,7 +17,6 @@ import { WARMUP_BLOB, warmUp } from "../env.js";
 import { type HubmirrorProcess, startHubmirror } from "../hubmirror.js";
 import { procStats, quiesce } from "../measure.js";
 import { type Ctx, type ScenarioResult, sizeLabel } from "./common.js";
-import { random } from "./eviction-load.js";
 import {
   diskCheck,
   type Footprint,

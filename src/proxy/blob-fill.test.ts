@@ -11,6 +11,7 @@ import { Readable } from "node:stream";
 import { after, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
+import { seededRandom } from "../../test/fakes/seeded-random.js";
 import type { Digest } from "../reference/reference.js";
 import type { FileWriter } from "../storage/driver.js";
 import { BlobFill } from "./blob-fill.js";
@@ -19,17 +20,6 @@ import { FillGapError } from "./fill-contract.js";
 const SEED = 20261201;
 const ROUNDS = 60;
 const MAX_SIZE = 24 << 20;
-
-/** mulberry32: a small seeded generator, so a failing round can be replayed. */
-function generator(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const dir = await mkdtemp(join(tmpdir(), "hubmirror-fill-"));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -66,7 +56,7 @@ function fullAfter(room: number): () => Promise<FileWriter> {
 it("every reader gets the whole blob, or is turned away before its first byte; nothing stalls", {
   timeout: 60_000,
 }, async () => {
-  const random = generator(SEED);
+  const random = seededRandom(SEED);
   const pick = (n: number) => Math.floor(random() * n);
   for (let round = 0; round < ROUNDS; round++) {
     const size = 1 + pick(MAX_SIZE);
