@@ -239,9 +239,14 @@ export class FakeHub {
     for (let i = 0; i < data.length; i += chunk) {
       if (res.destroyed) return;
       if (!res.write(data.subarray(i, i + chunk))) {
-        await new Promise((ok) => {
-          res.once("drain", ok);
-          res.once("close", ok);
+        await new Promise<void>((ok) => {
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            ok();
+          };
+          res.once("drain", done);
+          res.once("close", done);
         });
       }
       if (this.throttle) await sleep((chunk / this.throttle) * 1000);
